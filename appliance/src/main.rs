@@ -1,0 +1,2 @@
+//! The `ferrocap` command line.
+fn main() {}

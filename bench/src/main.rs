@@ -1,0 +1,2 @@
+//! `ferrocap-bench`: traffic generator and benchmarks.
+fn main() {}

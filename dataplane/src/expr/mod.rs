@@ -1,0 +1,1 @@
+//! The Kerio packet-logging expression language (stub: being implemented).

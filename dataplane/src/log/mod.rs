@@ -1,0 +1,1 @@
+//! The Kernun logging facility (stub: being implemented).

@@ -1,0 +1,1 @@
+//! Reading pcap/pcapng captures and writing Wireshark-readable dumps (stub: being implemented).
