@@ -16,13 +16,24 @@ fn views(data: &[u8]) {
         let _ = (p.ethertype(), p.payload());
     }
     if let Ok(p) = ipv4::Packet::new_checked(data) {
-        let _ = (p.version(), p.header_len(), p.dscp(), p.ecn(), p.total_len());
+        let _ = (
+            p.version(),
+            p.header_len(),
+            p.dscp(),
+            p.ecn(),
+            p.total_len(),
+        );
         let _ = (p.ident(), p.dont_frag(), p.more_frags(), p.frag_offset());
         let _ = (p.fragment(), p.ttl(), p.protocol(), p.checksum());
         let _ = (p.src_addr(), p.dst_addr(), p.options(), p.payload());
     }
     if let Ok(p) = ipv6::Packet::new_checked(data) {
-        let _ = (p.version(), p.traffic_class(), p.flow_label(), p.payload_len());
+        let _ = (
+            p.version(),
+            p.traffic_class(),
+            p.flow_label(),
+            p.payload_len(),
+        );
         let _ = (p.hop_limit(), p.src_addr(), p.dst_addr());
         let chain = ipv6::walk_extension_headers(p.next_header(), p.payload());
         if chain.protocol.is_some() {
@@ -46,7 +57,13 @@ fn views(data: &[u8]) {
         let _ = (p.options(), p.payload());
     }
     if let Ok(p) = udp::Packet::new_checked(data) {
-        let _ = (p.src_port(), p.dst_port(), p.length(), p.checksum(), p.payload());
+        let _ = (
+            p.src_port(),
+            p.dst_port(),
+            p.length(),
+            p.checksum(),
+            p.payload(),
+        );
     }
     if let Ok(p) = icmp::Packet::new_checked(data) {
         let _ = (p.msg_type(), p.msg_code(), p.checksum(), p.body());
@@ -54,7 +71,13 @@ fn views(data: &[u8]) {
 }
 
 fn link(d: &Decoded) -> impl PartialEq + core::fmt::Debug {
-    (d.dst_mac, d.src_mac, d.outer_vlan, d.inner_vlan, d.ethertype)
+    (
+        d.dst_mac,
+        d.src_mac,
+        d.outer_vlan,
+        d.inner_vlan,
+        d.ethertype,
+    )
 }
 
 fn network(d: &Decoded) -> impl PartialEq + core::fmt::Debug {
