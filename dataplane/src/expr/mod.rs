@@ -40,3 +40,6 @@ pub use directory::{
 pub use error::{ExprError, ExprErrorKind, Warning};
 pub use matcher::{Direction, Matcher, PacketMeta};
 pub use parser::{parse, MAX_CONDITIONS, MAX_PAREN_DEPTH};
+
+#[cfg(test)]
+mod tests;
