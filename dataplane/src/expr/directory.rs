@@ -96,7 +96,7 @@ pub enum DirectoryError {
         second: String,
     },
     /// An IP-group entry is not an address value.
-    #[error("IP group \"{group}\", entry \"{entry}\": {message}")]
+    #[error("IP group \"{group}\", entry {entry:?}: {message}")]
     BadGroupEntry {
         /// The group.
         group: String,
@@ -117,7 +117,7 @@ pub enum DirectoryError {
     #[error("IP groups refer to each other in a cycle: {}", .0.join(" -> "))]
     GroupCycle(Vec<String>),
     /// A user's address is not a plain address value.
-    #[error("user \"{user}\", address \"{entry}\": {message}")]
+    #[error("user \"{user}\", address {entry:?}: {message}")]
     BadUserAddress {
         /// The user.
         user: String,
@@ -615,4 +615,157 @@ fn paint<T: Point>(segs: &mut Vec<(T, T, IfIndex)>, lo: T, hi: T, id: IfIndex) {
     out.push((lo, hi, id));
     out.sort_by_key(|s| s.0);
     *segs = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b() -> DirectoryBuilder {
+        Directory::builder()
+            .interface("LAN", InterfaceKind::Ethernet)
+            .interface("VPN", InterfaceKind::VpnTunnel)
+    }
+
+    #[test]
+    fn rejects_inconsistent_directories_naming_the_culprit() {
+        let cases: Vec<(DirectoryBuilder, &str)> = vec![
+            (
+                b().interface("LAN", InterfaceKind::VpnClient),
+                "interface name \"LAN\" is used twice",
+            ),
+            (
+                b().route("10.0.0.0/33", "LAN"),
+                "route \"10.0.0.0/33\": IPv4 prefix length `33` is out of range (0-32)",
+            ),
+            (
+                b().route("10.0.0.1-10.0.0.9", "LAN"),
+                "route \"10.0.0.1-10.0.0.9\": a route needs a host or a subnet",
+            ),
+            (
+                b().route("10.0.0.0/8", "WAN"),
+                "route \"10.0.0.0/8\" names unknown interface \"WAN\"",
+            ),
+            (
+                b().route("10.0.0.0/8", "LAN").route("10.1.0.0/255.0.0.0", "VPN"),
+                "routes \"10.0.0.0/8\" and \"10.1.0.0/255.0.0.0\" have the same prefix",
+            ),
+            (
+                b().ip_group("g", &["10.0.0.1", "300.0.0.1"]),
+                "IP group \"g\", entry \"300.0.0.1\": invalid IPv4 address `300.0.0.1`",
+            ),
+            (
+                b().ip_group("g", &["list:\"h\""]),
+                "IP group \"g\" names unknown IP group \"h\"",
+            ),
+            (
+                b().ip_group("g", &["user:\"bob\""]),
+                "IP group \"g\", entry \"user:\\\"bob\\\"\": user lists are not allowed in IP groups",
+            ),
+            (
+                b().ip_group("a", &["list:\"b\""])
+                    .ip_group("b", &["list:\"c\""])
+                    .ip_group("c", &["list:\"a\""]),
+                "IP groups refer to each other in a cycle: a -> b -> c -> a",
+            ),
+            (
+                b().ip_group("self", &["1.2.3.4", "list:\"self\""]),
+                "IP groups refer to each other in a cycle: self -> self",
+            ),
+            (
+                b().user("bob", &["10.0.0.0/255.0.0.255"]),
+                "user \"bob\", address \"10.0.0.0/255.0.0.255\": subnet mask `255.0.0.255` is \
+                 not contiguous (its one bits must come first)",
+            ),
+            (
+                b().user("bob", &["list:\"g\""]),
+                "user \"bob\", address \"list:\\\"g\\\"\": a user's address must be a host, \
+                 subnet or range",
+            ),
+            (
+                b().user("bob", &[]).user_group("ops", &["bob", "eve"]),
+                "user group \"ops\" names unknown user \"eve\"",
+            ),
+        ];
+        for (builder, want) in cases {
+            let e = builder.build().expect_err(want);
+            assert_eq!(e.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn looks_up_interfaces() {
+        let d = b().build().expect("valid");
+        assert_eq!(d.interface_index("VPN"), Some(IfIndex(1)));
+        assert_eq!(d.interface_index("vpn"), None);
+        assert_eq!(
+            d.interface(IfIndex(1)).map(|i| i.kind),
+            Some(InterfaceKind::VpnTunnel)
+        );
+        assert_eq!(d.interface(IfIndex(2)), None);
+        assert!(Directory::default().interfaces().is_empty());
+    }
+
+    #[test]
+    fn groups_fold_into_merged_sets() {
+        let d = b()
+            .ip_group("a", &["10.0.0.0/24", "10.0.1.0-10.0.1.255", "list:\"b\""])
+            .ip_group(
+                "b",
+                &["10.0.2.0/255.255.255.0", "2001:db8::1", "list:\"c\""],
+            )
+            .ip_group("c", &[])
+            .build()
+            .expect("valid");
+        let a = d.ip_group_set("a").expect("a exists");
+        assert_eq!(a.v4.ranges(), &[(0x0a00_0000, 0x0a00_02ff)]);
+        let h: u128 = "2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .expect("addr")
+            .into();
+        assert_eq!(a.v6.ranges(), &[(h, h)]);
+        assert!(d.ip_group_set("c").expect("c exists").v4.is_empty());
+    }
+
+    #[test]
+    fn longest_prefix_wins_in_route_segments() {
+        let d = b()
+            .route("0.0.0.0/0", "LAN")
+            .route("10.0.0.0/8", "VPN")
+            .route("10.1.0.0/16", "LAN")
+            .route("10.1.2.3", "VPN")
+            .build()
+            .expect("valid");
+        let vpn = d.routed_to(|i| i == IfIndex(1));
+        assert_eq!(
+            vpn.v4.ranges(),
+            &[
+                (0x0a00_0000, 0x0a00_ffff),
+                (0x0a01_0203, 0x0a01_0203),
+                (0x0a02_0000, 0x0aff_ffff)
+            ]
+        );
+        let lan = d.routed_to(|i| i == IfIndex(0));
+        assert_eq!(
+            lan.v4.ranges(),
+            &[
+                (0, 0x09ff_ffff),
+                (0x0a01_0000, 0x0a01_0202),
+                (0x0a01_0204, 0x0a01_ffff),
+                (0x0b00_0000, u32::MAX)
+            ]
+        );
+        assert!(lan.v6.is_empty());
+    }
+
+    #[test]
+    fn masks_of_prefix_lengths() {
+        assert_eq!(
+            [0, 1, 8, 31, 32, 40].map(mask32),
+            [0, 0x8000_0000, 0xff00_0000, 0xffff_fffe, u32::MAX, u32::MAX]
+        );
+        assert_eq!(mask128(0), 0);
+        assert_eq!(mask128(128), u128::MAX);
+        assert_eq!(mask128(64), u128::MAX << 64);
+    }
 }
