@@ -288,13 +288,23 @@ fn condition() -> impl Strategy<Value = CondKind> {
 }
 
 fn expr() -> impl Strategy<Value = Expr> {
+    sized_expr(5, 24)
+}
+
+/// Expressions big enough that most exceed the truth-table limit and use
+/// the branch program.
+fn big_expr() -> impl Strategy<Value = Expr> {
+    sized_expr(7, 64)
+}
+
+fn sized_expr(depth: u32, size: u32) -> impl Strategy<Value = Expr> {
     let leaf = condition().prop_map(|kind| {
         Expr::Cond(Condition {
             kind,
             span: Span::default(),
         })
     });
-    leaf.prop_recursive(5, 24, 2, |inner| {
+    leaf.prop_recursive(depth, size, 2, |inner| {
         (inner.clone(), inner, any::<bool>()).prop_map(|(l, r, and)| {
             let (lhs, rhs, span) = (Box::new(l), Box::new(r), Span::default());
             if and {
@@ -345,6 +355,21 @@ proptest! {
                 .map_err(|err| TestCaseError::fail(format!("reference: {err}")))?;
             let got = compiled.matcher.matches_decoded(meta, d);
             prop_assert_eq!(got, want, "{}\n{:?} {:?}\nplan:\n{}", src, meta, d, compiled.matcher);
+        }
+    }
+
+    #[test]
+    fn big_matchers_agree_with_reference(
+        e in big_expr(),
+        packets in proptest::collection::vec(packet(), 24),
+    ) {
+        let dir = directory();
+        let src = e.to_string();
+        let compiled = compile(&src, &dir).map_err(|err| TestCaseError::fail(format!("{src}: {err}")))?;
+        for (meta, d) in &packets {
+            let want = reference::eval(&e, &dir, meta, d)
+                .map_err(|err| TestCaseError::fail(format!("reference: {err}")))?;
+            prop_assert_eq!(compiled.matcher.matches_decoded(meta, d), want, "{}\n{:?} {:?}", src, meta, d);
         }
     }
 

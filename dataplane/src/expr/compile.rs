@@ -1,16 +1,17 @@
-//! Resolved expression → [`Matcher`]: constant folding, then a flat branch
-//! program.
+//! Resolved expression → [`Matcher`]: constant folding, then either a truth
+//! table over the distinct tests (up to [`TABLE_MAX_TESTS`] of them) or a
+//! flat branch program.
 //!
-//! Promises: the program has no constant tests left (unless the whole
-//! expression is constant, in which case it has no tests at all), every jump
-//! goes forward, and `depth` is the deepest layer any remaining test needs.
+//! Promises: no constant is left inside the plan (a constant expression has
+//! no tests at all), identical tests run once, every program jump goes
+//! forward, and `depth` is the deepest layer any remaining test needs.
 #![forbid(unsafe_code)]
 
 use super::ast::Expr;
 use super::directory::Directory;
 use super::error::{ExprError, Warning};
 use super::lint::lint;
-use super::matcher::{Matcher, Node, ACCEPT, REJECT};
+use super::matcher::{Matcher, Node, Plan, TableTests, Test, ACCEPT, REJECT, TABLE_MAX_TESTS};
 use super::parser::parse;
 use super::resolve::{resolve, RExpr};
 use crate::wire::Depth;
@@ -41,8 +42,97 @@ pub fn compile(src: &str, dir: &Directory) -> Result<Compiled, ExprError> {
 /// Compiles an expression already parsed from `src`.
 pub(crate) fn compile_parsed(src: &str, ast: &Expr, dir: &Directory) -> Result<Matcher, ExprError> {
     let resolved = fold(resolve(src, ast, dir)?);
+    let mut tests: Vec<Test> = Vec::new();
+    collect_tests(&resolved, &mut tests);
+    let depth = tests
+        .iter()
+        .map(Test::depth)
+        .max()
+        .unwrap_or(Depth::Metadata);
+    let (plan, formula) = if tests.len() <= TABLE_MAX_TESTS {
+        // The table plan evaluates tests grouped by kind; number them so.
+        tests.sort_by_key(Test::kind_rank);
+        let table = truth_table(&resolved, &tests);
+        let formula = formula(&resolved, &tests);
+        (
+            Plan::Table {
+                fast: TableTests::new(&tests),
+                tests: tests.into_boxed_slice(),
+                table,
+            },
+            formula,
+        )
+    } else {
+        (program(&resolved), String::new())
+    };
+    Ok(Matcher {
+        plan,
+        depth,
+        if_names: dir.interfaces().iter().map(|i| i.name.clone()).collect(),
+        formula,
+    })
+}
+
+/// Distinct tests, in order of first appearance.
+fn collect_tests(e: &RExpr, out: &mut Vec<Test>) {
+    match e {
+        RExpr::Const(_) => {}
+        RExpr::Test(t) => {
+            if !out.contains(t) {
+                out.push(t.clone());
+            }
+        }
+        RExpr::Not(a) => collect_tests(a, out),
+        RExpr::And(a, b) | RExpr::Or(a, b) => {
+            collect_tests(a, out);
+            collect_tests(b, out);
+        }
+    }
+}
+
+/// The value of `e` when test `i` has the value of bit `i` of `bits`.
+fn eval_bits(e: &RExpr, tests: &[Test], bits: usize) -> bool {
+    match e {
+        RExpr::Const(b) => *b,
+        RExpr::Test(t) => tests
+            .iter()
+            .position(|x| x == t)
+            .is_some_and(|i| (bits >> i) & 1 != 0),
+        RExpr::Not(a) => !eval_bits(a, tests, bits),
+        RExpr::And(a, b) => eval_bits(a, tests, bits) && eval_bits(b, tests, bits),
+        RExpr::Or(a, b) => eval_bits(a, tests, bits) || eval_bits(b, tests, bits),
+    }
+}
+
+fn truth_table(e: &RExpr, tests: &[Test]) -> Box<[u64]> {
+    let rows = 1usize << tests.len();
+    let mut table = vec![0u64; rows.div_ceil(64)];
+    for bits in 0..rows {
+        if eval_bits(e, tests, bits) {
+            if let Some(w) = table.get_mut(bits / 64) {
+                *w |= 1 << (bits % 64);
+            }
+        }
+    }
+    table.into_boxed_slice()
+}
+
+fn formula(e: &RExpr, tests: &[Test]) -> String {
+    match e {
+        RExpr::Const(b) => b.to_string(),
+        RExpr::Test(t) => match tests.iter().position(|x| x == t) {
+            Some(i) => format!("t{i}"),
+            None => "?".into(),
+        },
+        RExpr::Not(a) => format!("!{}", formula(a, tests)),
+        RExpr::And(a, b) => format!("({} & {})", formula(a, tests), formula(b, tests)),
+        RExpr::Or(a, b) => format!("({} | {})", formula(a, tests), formula(b, tests)),
+    }
+}
+
+fn program(e: &RExpr) -> Plan {
     let mut gen = Gen { nodes: Vec::new() };
-    let entry = gen.emit(&resolved, ACCEPT, REJECT);
+    let entry = gen.emit(e, ACCEPT, REJECT);
     // Emission put each node after the nodes it jumps to; reverse so that
     // every jump goes forward and execution starts at 0.
     let n = gen.nodes.len() as u32;
@@ -63,17 +153,10 @@ pub(crate) fn compile_parsed(src: &str, ast: &Expr, dir: &Directory) -> Result<M
             test: node.test,
         })
         .collect();
-    let depth = nodes
-        .iter()
-        .map(|n| n.test.depth())
-        .max()
-        .unwrap_or(Depth::Metadata);
-    Ok(Matcher {
-        entry: flip(entry),
+    Plan::Program {
         nodes,
-        depth,
-        if_names: dir.interfaces().iter().map(|i| i.name.clone()).collect(),
-    })
+        entry: flip(entry),
+    }
 }
 
 /// Propagates constants upwards.

@@ -76,10 +76,13 @@ impl<T: Point> IntervalSet<T> {
     }
 
     /// Is `x` in the set?
-    #[inline]
+    #[inline(always)]
     pub(crate) fn contains(&self, x: T) -> bool {
         if self.ranges.len() <= LINEAR_MAX {
-            return self.ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi);
+            return self
+                .ranges
+                .iter()
+                .fold(false, |hit, &(lo, hi)| hit | ((lo <= x) & (x <= hi)));
         }
         let i = self.ranges.partition_point(|&(lo, _)| lo <= x);
         match i.checked_sub(1).and_then(|j| self.ranges.get(j)) {

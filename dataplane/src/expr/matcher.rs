@@ -1,10 +1,20 @@
-//! The compiled matcher: a flat branch program over packet tests.
+//! The compiled matcher: packet tests combined by a truth table or, for
+//! large expressions, by a flat branch program.
+//!
+//! Two plans, picked at compile time:
+//! - **Table** (up to [`TABLE_MAX_TESTS`] distinct tests, the common case):
+//!   every test runs, mostly branch-free, each result sets one bit of an
+//!   index, and the index looks up the answer in a precomputed truth table.
+//!   The control flow is the same for every packet, so nothing is
+//!   mispredicted on `&`/`|` — on mixed traffic this is several times faster
+//!   than short-circuit evaluation.
+//! - **Program**: nodes of `test ? on_true : on_false`; every jump goes
+//!   strictly forward (to a node, accept or reject), so `&` and `|`
+//!   short-circuit and the walk always ends.
 //!
 //! Promises:
-//! - [`Matcher::matches_decoded`] never allocates, never panics, and
-//!   evaluates each test at most once per packet: every node jumps strictly
-//!   forward, to another node or to accept/reject, so `&` and `|`
-//!   short-circuit and the walk always ends.
+//! - [`Matcher::matches_decoded`] never allocates and never panics, and runs
+//!   each test at most once per packet.
 //! - [`Matcher::depth`] is the least [`Depth`] the tests need, so
 //!   [`Matcher::matches`] decodes no further than necessary.
 //! - Address tests are binary searches over sorted, merged interval sets
@@ -105,11 +115,11 @@ pub(crate) enum Test {
         negated: bool,
         set: AddrSet,
     },
-    /// The port(s) are in one of `ranges[..len]`; false without ports.
+    /// The port(s) are in one of the two ranges (repeat a range when there
+    /// is only one); false without ports.
     Port {
         which: Which,
         ranges: [(u16, u16); 2],
-        len: u8,
     },
     /// The incoming interface is in the set.
     Iif(IfSet),
@@ -120,6 +130,20 @@ pub(crate) enum Test {
 }
 
 impl Test {
+    /// Position of this test's kind in a table plan's bit order (the order
+    /// [`TableTests::index`] evaluates kinds in).
+    pub(crate) fn kind_rank(&self) -> u8 {
+        match self {
+            Test::IsIp => 0,
+            Test::Iif(_) => 1,
+            Test::Direc(_) => 2,
+            Test::Flags { .. } => 3,
+            Test::Port { ranges, .. } if ranges[0] == ranges[1] => 4,
+            Test::Port { .. } => 5,
+            Test::Addr { .. } => 6,
+        }
+    }
+
     /// The decode depth this test needs.
     pub(crate) fn depth(&self) -> Depth {
         match self {
@@ -129,8 +153,11 @@ impl Test {
         }
     }
 
-    #[inline]
-    fn eval(&self, meta: &PacketMeta, d: &Decoded) -> bool {
+    /// Runs the test. Written to compile to few data-dependent branches:
+    /// `&`/`|` on `bool` instead of `&&`/`||`, defaults instead of early
+    /// returns.
+    #[inline(always)]
+    pub(crate) fn eval(&self, meta: &PacketMeta, d: &Decoded) -> bool {
         match self {
             Test::IsIp => !matches!(d.l3, L3::None),
             Test::Addr {
@@ -142,26 +169,31 @@ impl Test {
                 L3::V4 { src, dst } => addr_test(&set.v4, *which, *negated, src, dst),
                 L3::V6 { src, dst } => addr_test(&set.v6, *which, *negated, src, dst),
             },
-            Test::Port { which, ranges, len } => match d.ports {
-                None => false,
-                Some((s, t)) => {
-                    let rs = ranges.get(..usize::from(*len)).unwrap_or(&[]);
-                    let hit = |p: u16| rs.iter().any(|&(lo, hi)| lo <= p && p <= hi);
-                    match which {
-                        Which::Src => hit(s),
-                        Which::Dst => hit(t),
-                        Which::Either => hit(s) || hit(t),
-                    }
-                }
-            },
-            Test::Iif(set) => meta.iif.is_some_and(|i| set.contains(i)),
+            Test::Port { which, ranges } => {
+                let (s, t) = d.ports.unwrap_or((0, 0));
+                let [(a, b), (c, e)] = *ranges;
+                let hit = |p: u16| (a <= p) & (p <= b) | (c <= p) & (p <= e);
+                let found = match which {
+                    Which::Src => hit(s),
+                    Which::Dst => hit(t),
+                    Which::Either => hit(s) | hit(t),
+                };
+                d.ports.is_some() & found
+            }
+            Test::Iif(set) => {
+                // No interface can have index u16::MAX (at most 65535 exist).
+                let i = meta.iif.unwrap_or(IfIndex(u16::MAX));
+                set.contains(i)
+            }
             Test::Direc(dir) => meta.direction == *dir,
-            Test::Flags { mask, value } => d.tcp_flags.is_some_and(|f| f & mask == *value),
+            Test::Flags { mask, value } => {
+                d.tcp_flags.is_some() & (d.tcp_flags.unwrap_or(0) & mask == *value)
+            }
         }
     }
 }
 
-#[inline]
+#[inline(always)]
 fn addr_test<T: super::intervals::Point>(
     set: &IntervalSet<T>,
     which: Which,
@@ -172,12 +204,176 @@ fn addr_test<T: super::intervals::Point>(
     let hit = match which {
         Which::Src => set.contains(src),
         Which::Dst => set.contains(dst),
-        Which::Either => set.contains(src) || set.contains(dst),
+        Which::Either => set.contains(src) | set.contains(dst),
     };
     if negated {
-        !set.is_empty() && !hit
+        !set.is_empty() & !hit
     } else {
         hit
+    }
+}
+
+/// A port test prepared for branch-free evaluation: `p` is in a range when
+/// `p - lo <= hi - lo` in wrapping arithmetic. `N` ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FastPort<const N: usize> {
+    src: bool,
+    dst: bool,
+    lo: [u16; N],
+    width: [u16; N],
+}
+
+impl<const N: usize> FastPort<N> {
+    fn new(which: Which, ranges: &[(u16, u16); 2]) -> FastPort<N> {
+        let mut lo = [0; N];
+        let mut width = [0; N];
+        for ((l, w), r) in lo.iter_mut().zip(width.iter_mut()).zip(ranges) {
+            *l = r.0;
+            *w = r.1.wrapping_sub(r.0);
+        }
+        FastPort {
+            src: which != Which::Dst,
+            dst: which != Which::Src,
+            lo,
+            width,
+        }
+    }
+
+    #[inline(always)]
+    fn eval(&self, has_ports: bool, s: u16, t: u16) -> bool {
+        let mut hs = false;
+        let mut ht = false;
+        for i in 0..N {
+            hs |= s.wrapping_sub(self.lo[i]) <= self.width[i];
+            ht |= t.wrapping_sub(self.lo[i]) <= self.width[i];
+        }
+        has_ports & ((self.src & hs) | (self.dst & ht))
+    }
+}
+
+/// An address test, minus the kind tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FastAddr {
+    which: Which,
+    negated: bool,
+    set: AddrSet,
+}
+
+/// The tests of a table plan grouped by kind, so that each kind is a tight
+/// loop and the packet's fields are read once. Bit order: the `is_ip` test,
+/// then interfaces, directions, flags, ports, addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct TableTests {
+    is_ip: bool,
+    iifs: Box<[IfSet]>,
+    direcs: Box<[Direction]>,
+    flags: Box<[(u8, u8)]>,
+    ports1: Box<[FastPort<1>]>,
+    ports2: Box<[FastPort<2>]>,
+    addrs: Box<[FastAddr]>,
+}
+
+impl TableTests {
+    /// Splits `tests` (sorted by [`Test::kind_rank`]) by kind.
+    pub(crate) fn new(tests: &[Test]) -> TableTests {
+        let mut t = TableTests::default();
+        let (mut iifs, mut direcs, mut flags, mut addrs) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ports1, mut ports2) = (Vec::new(), Vec::new());
+        for test in tests {
+            match test {
+                Test::IsIp => t.is_ip = true,
+                Test::Iif(set) => iifs.push(set.clone()),
+                Test::Direc(d) => direcs.push(*d),
+                Test::Flags { mask, value } => flags.push((*mask, *value)),
+                Test::Port { which, ranges } if ranges[0] == ranges[1] => {
+                    ports1.push(FastPort::new(*which, ranges))
+                }
+                Test::Port { which, ranges } => ports2.push(FastPort::new(*which, ranges)),
+                Test::Addr {
+                    which,
+                    negated,
+                    set,
+                } => addrs.push(FastAddr {
+                    which: *which,
+                    negated: *negated,
+                    set: set.clone(),
+                }),
+            }
+        }
+        t.iifs = iifs.into_boxed_slice();
+        t.direcs = direcs.into_boxed_slice();
+        t.flags = flags.into_boxed_slice();
+        t.ports1 = ports1.into_boxed_slice();
+        t.ports2 = ports2.into_boxed_slice();
+        t.addrs = addrs.into_boxed_slice();
+        t
+    }
+
+    /// The truth-table index: bit `i` is the result of test `i`. Each kind
+    /// is skipped with one well-predicted branch when the plan has none of
+    /// it, so a packet pays only for the kinds the expression uses.
+    #[inline(always)]
+    fn index(&self, meta: &PacketMeta, d: &Decoded) -> usize {
+        let mut index = 0usize;
+        let mut bit = 0u32;
+        if self.is_ip {
+            index |= usize::from(!matches!(d.l3, L3::None));
+            bit = 1;
+        }
+        if !self.iifs.is_empty() {
+            let iif = meta.iif.unwrap_or(IfIndex(u16::MAX));
+            for set in self.iifs.iter() {
+                index |= usize::from(set.contains(iif)) << bit;
+                bit += 1;
+            }
+        }
+        if !self.direcs.is_empty() {
+            for dir in self.direcs.iter() {
+                index |= usize::from(meta.direction == *dir) << bit;
+                bit += 1;
+            }
+        }
+        if !self.flags.is_empty() {
+            let has_flags = d.tcp_flags.is_some();
+            let f = d.tcp_flags.unwrap_or(0);
+            for &(mask, value) in self.flags.iter() {
+                index |= usize::from(has_flags & (f & mask == value)) << bit;
+                bit += 1;
+            }
+        }
+        if !(self.ports1.is_empty() && self.ports2.is_empty()) {
+            let has_ports = d.ports.is_some();
+            let (s, t) = d.ports.unwrap_or((0, 0));
+            for p in self.ports1.iter() {
+                index |= usize::from(p.eval(has_ports, s, t)) << bit;
+                bit += 1;
+            }
+            for p in self.ports2.iter() {
+                index |= usize::from(p.eval(has_ports, s, t)) << bit;
+                bit += 1;
+            }
+        }
+        if !self.addrs.is_empty() {
+            match d.l3 {
+                L3::None => {}
+                L3::V4 { src, dst } => {
+                    for a in self.addrs.iter() {
+                        let r = addr_test(&a.set.v4, a.which, a.negated, src, dst);
+                        index |= usize::from(r) << bit;
+                        bit += 1;
+                    }
+                }
+                L3::V6 { src, dst } => {
+                    for a in self.addrs.iter() {
+                        let r = addr_test(&a.set.v6, a.which, a.negated, src, dst);
+                        index |= usize::from(r) << bit;
+                        bit += 1;
+                    }
+                }
+            }
+        }
+        index
     }
 }
 
@@ -194,17 +390,35 @@ pub(crate) struct Node {
     pub(crate) on_false: u32,
 }
 
+/// Most distinct tests the truth-table plan takes (a 512-byte table).
+pub const TABLE_MAX_TESTS: usize = 12;
+
+/// How a [`Matcher`] combines its tests.
+#[derive(Debug, Clone)]
+pub(crate) enum Plan {
+    /// Bit `i` of the index is test `i`'s result; the answer is bit `index`
+    /// of `table` (64 entries per word). `tests` are sorted by kind
+    /// ([`Test::kind_rank`]); `fast` holds the same tests split by kind.
+    Table {
+        tests: Box<[Test]>,
+        fast: TableTests,
+        table: Box<[u64]>,
+    },
+    /// A branch program starting at `entry` (or the constant
+    /// [`ACCEPT`]/[`REJECT`]).
+    Program { nodes: Box<[Node]>, entry: u32 },
+}
+
 /// A compiled expression. Cheap to share (`Arc`) between workers; matching
 /// takes `&self`.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    /// Nodes in program order; execution starts at `entry`.
-    pub(crate) nodes: Box<[Node]>,
-    /// Index of the first node, or [`ACCEPT`]/[`REJECT`] for a constant.
-    pub(crate) entry: u32,
+    pub(crate) plan: Plan,
     pub(crate) depth: Depth,
-    /// Interface names, for `Display` only.
+    /// For `Display` only: interface names, and for the table plan the
+    /// expression over the tests (`t0 & (t1 | t2)`).
     pub(crate) if_names: Vec<String>,
+    pub(crate) formula: String,
 }
 
 impl Matcher {
@@ -227,25 +441,49 @@ impl Matcher {
     /// [`Matcher::depth`]).
     #[inline]
     pub fn matches_decoded(&self, meta: &PacketMeta, d: &Decoded) -> bool {
-        let mut pc = self.entry;
-        while let Some(node) = self.nodes.get(pc as usize) {
-            pc = if node.test.eval(meta, d) {
-                node.on_true
-            } else {
-                node.on_false
-            };
+        match &self.plan {
+            Plan::Table { fast, table, .. } => {
+                let index = fast.index(meta, d);
+                table
+                    .get(index / 64)
+                    .is_some_and(|w| (w >> (index % 64)) & 1 != 0)
+            }
+            Plan::Program { nodes, entry } => {
+                let mut pc = *entry;
+                while let Some(node) = nodes.get(pc as usize) {
+                    pc = if node.test.eval(meta, d) {
+                        node.on_true
+                    } else {
+                        node.on_false
+                    };
+                }
+                pc == ACCEPT
+            }
         }
-        pc == ACCEPT
     }
 
-    /// The number of tests in the program.
+    /// The number of tests in the plan (0 for a constant).
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        match &self.plan {
+            Plan::Table { tests, .. } => tests.len(),
+            Plan::Program { nodes, .. } => nodes.len(),
+        }
     }
 
-    /// Is the program a constant (no tests)?
+    /// Is the expression a constant (no tests)?
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.len() == 0
+    }
+
+    /// The constant answer, if the expression does not depend on the packet.
+    pub fn constant(&self) -> Option<bool> {
+        match &self.plan {
+            Plan::Table { tests, table, .. } if tests.is_empty() => {
+                Some(table.first().is_some_and(|w| w & 1 != 0))
+            }
+            Plan::Program { nodes, entry } if nodes.is_empty() => Some(*entry == ACCEPT),
+            _ => None,
+        }
     }
 }
 
@@ -312,14 +550,10 @@ impl Matcher {
                     fmt_v6(&set.v6)
                 )
             }
-            Test::Port {
-                which: w,
-                ranges,
-                len,
-            } => {
-                let parts: Vec<String> = ranges
-                    .get(..usize::from(*len))
-                    .unwrap_or(&[])
+            Test::Port { which: w, ranges } => {
+                let mut rs = ranges.to_vec();
+                rs.dedup();
+                let parts: Vec<String> = rs
                     .iter()
                     .map(|&(a, b)| {
                         if a == b {
@@ -351,30 +585,29 @@ impl Matcher {
 
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "depth: {:?}", self.depth)?;
-        if self.nodes.is_empty() {
-            return write!(
-                f,
-                "constant: {}",
-                if self.entry == ACCEPT {
-                    "match"
-                } else {
-                    "no match"
+        write!(f, "depth: {:?}", self.depth)?;
+        if let Some(c) = self.constant() {
+            return write!(f, "\nconstant: {}", if c { "match" } else { "no match" });
+        }
+        match &self.plan {
+            Plan::Table { tests, .. } => {
+                for (i, t) in tests.iter().enumerate() {
+                    write!(f, "\nt{i}: {}", self.fmt_test(t))?;
                 }
-            );
-        }
-        for (i, n) in self.nodes.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
+                write!(f, "\nmatch: {}", self.formula)
             }
-            write!(
-                f,
-                "{i}: {} ? {} : {}",
-                self.fmt_test(&n.test),
-                target(n.on_true),
-                target(n.on_false)
-            )?;
+            Plan::Program { nodes, .. } => {
+                for (i, n) in nodes.iter().enumerate() {
+                    write!(
+                        f,
+                        "\n{i}: {} ? {} : {}",
+                        self.fmt_test(&n.test),
+                        target(n.on_true),
+                        target(n.on_false)
+                    )?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 }

@@ -119,22 +119,16 @@ impl Resolver<'_> {
             }
             CondKind::Port { var, op, value } => {
                 let rs = port_ranges(*op, *value);
-                let mut ranges = [(0u16, 0u16); 2];
-                for (slot, r) in ranges.iter_mut().zip(&rs) {
-                    *slot = *r;
-                }
-                if rs.is_empty() {
-                    RExpr::Const(false)
-                } else {
-                    RExpr::Test(Test::Port {
+                match (rs.first(), rs.get(1)) {
+                    (None, _) => RExpr::Const(false),
+                    (Some(&a), b) => RExpr::Test(Test::Port {
                         which: match var {
                             PortVar::Port => Which::Either,
                             PortVar::Sport => Which::Src,
                             PortVar::Dport => Which::Dst,
                         },
-                        ranges,
-                        len: rs.len().min(2) as u8,
-                    })
+                        ranges: [a, b.copied().unwrap_or(a)],
+                    }),
                 }
             }
             CondKind::Iface {

@@ -596,7 +596,7 @@ fn if_without_routes_needs_only_metadata() {
     assert_eq!(c.matcher.depth(), Depth::Metadata);
     assert_eq!(
         c.matcher.to_string(),
-        "depth: Metadata\n0: iif in {\"LAN\"} ? MATCH : NO"
+        "depth: Metadata\nt0: iif in {\"LAN\"}\nmatch: t0"
     );
 }
 
@@ -607,23 +607,70 @@ fn matcher_display_shows_the_plan() {
         (
             r#"if = "Internet" & (port >= 137 & port <= 139 | port = 445)"#,
             "depth: Transport\n\
-             0: iif in {\"Internet\"} ? 2 : 1\n\
-             1: daddr in v4{0.0.0.0-10.19.255.255, 10.21.0.0-10.98.255.255, 10.100.0.0-192.168.0.255, 192.168.2.0-255.255.255.255} v6{::-fcff:ffff:ffff:ffff:ffff:ffff:ffff:ffff, fe00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff} ? 2 : NO\n\
-             2: port in {137-65535} ? 3 : 4\n\
-             3: port in {0-139} ? MATCH : 4\n\
-             4: port in {445} ? MATCH : NO",
+             t0: iif in {\"Internet\"}\n\
+             t1: port in {137-65535}\n\
+             t2: port in {0-139}\n\
+             t3: port in {445}\n\
+             t4: daddr in v4{0.0.0.0-10.19.255.255, 10.21.0.0-10.98.255.255, 10.100.0.0-192.168.0.255, 192.168.2.0-255.255.255.255} v6{::-fcff:ffff:ffff:ffff:ffff:ffff:ffff:ffff, fe00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff}\n\
+             match: ((t0 | t4) & ((t1 & t2) | t3))",
         ),
         ("port < 0", "depth: Metadata\nconstant: no match"),
         (
             "saddr != 10.0.0.0/8 & tcpfl = SYN -ACK",
             "depth: Transport\n\
-             0: saddr not in v4{10.0.0.0-10.255.255.255} v6{} ? 1 : NO\n\
-             1: tcpfl & 0x12 == 0x02 ? MATCH : NO",
+             t0: tcpfl & 0x12 == 0x02\n\
+             t1: saddr not in v4{10.0.0.0-10.255.255.255} v6{}\n\
+             match: (t1 & t0)",
+        ),
+        (
+            r#"if != "LAN""#,
+            "depth: Network\n\
+             t0: iif in {\"Internet\", \"Branch\", \"Roadwarrior\", \"DMZ\"}\n\
+             t1: iif in {\"Internet\", \"LAN\", \"Branch\", \"Roadwarrior\", \"DMZ\"}\n\
+             t2: daddr in v4{192.168.1.0-192.168.1.127} v6{fd00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff}\n\
+             t3: daddr in v4{0.0.0.0-192.168.0.255, 192.168.1.128-255.255.255.255} v6{::-fcff:ffff:ffff:ffff:ffff:ffff:ffff:ffff, fe00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff}\n\
+             match: ((t0 & !t2) | (!t1 & t3))",
         ),
     ];
     for (src, want) in cases {
         let c = compile(src, &dir).unwrap_or_else(|e| panic!("{src}: {e}"));
         assert_eq!(c.matcher.to_string(), *want, "{src}");
+    }
+}
+
+#[test]
+fn large_expressions_use_the_branch_program() {
+    // 14 distinct tests: more than a truth table takes.
+    let src = (1..=14)
+        .map(|i| format!("dport = {i}"))
+        .collect::<Vec<_>>()
+        .join(" | ")
+        + " & sport != 0";
+    const { assert!(14 > TABLE_MAX_TESTS) };
+    let dir = fixture();
+    let c = compile(&src, &dir).expect("compiles");
+    let plan = c.matcher.to_string();
+    assert!(
+        plan.starts_with("depth: Transport\n0: dport in {1} ? MATCH : 1\n"),
+        "{plan}"
+    );
+    assert!(
+        plan.ends_with("\n13: dport in {14} ? 14 : NO\n14: sport in {1-65535} ? MATCH : NO"),
+        "{plan}"
+    );
+    assert_eq!(c.matcher.len(), 15);
+    let ast = parse(&src).expect("parses");
+    for s in [0u16, 1, 2] {
+        for d in 0u16..=16 {
+            let p = P::v4("1.1.1.1", "2.2.2.2").udp(s, d);
+            let want = reference::eval(&ast, &dir, &p.meta(), &p.d).expect("reference");
+            assert_eq!(
+                want,
+                (1..=13).contains(&d) || (d == 14 && s != 0),
+                "{s} {d}"
+            );
+            assert_eq!(c.matcher.matches_decoded(&p.meta(), &p.d), want, "{s} {d}");
+        }
     }
 }
 
