@@ -6,7 +6,7 @@
 //! - Values are already checked and typed: addresses are parsed, masks are
 //!   contiguous, ranges are ordered and single-family, ports fit in `u16`, and a
 //!   `tcpfl` list never asks for a flag both set and clear. Only *names*
-//!   (interfaces, IP groups, users) are left for [`super::resolve`].
+//!   (interfaces, IP groups, users) are left for the resolve stage.
 //! - [`Display`](std::fmt::Display) prints the normalized form: every
 //!   condition and every binary operation in parentheses, keywords in lower
 //!   case, flag names in upper case. Parsing the normalized form gives an equal

@@ -4,7 +4,7 @@
 //! `grammar.pest` → `parser` (typed [`ast`], errors positioned Kernun-style)
 //! → `resolve` (names looked up in a [`Directory`], conditions lowered to
 //! packet tests) → `compile` (constant folding, a flat branch program: the
-//! [`Matcher`]). [`reference`] is a naive interpreter the matcher is tested
+//! [`Matcher`]). [`reference`](mod@reference) is a naive interpreter the matcher is tested
 //! against.
 //!
 //! ```
