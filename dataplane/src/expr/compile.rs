@@ -1,0 +1,215 @@
+//! Resolved expression → [`Matcher`]: constant folding, then either a truth
+//! table over the distinct tests (up to [`TABLE_MAX_TESTS`] of them) or a
+//! flat branch program.
+//!
+//! Promises: no constant is left inside the plan (a constant expression has
+//! no tests at all), identical tests run once, every program jump goes
+//! forward, and `depth` is the deepest layer any remaining test needs.
+#![forbid(unsafe_code)]
+
+use super::ast::Expr;
+use super::directory::Directory;
+use super::error::{ExprError, Warning};
+use super::lint::lint;
+use super::matcher::{Matcher, Node, Plan, TableTests, Test, ACCEPT, REJECT, TABLE_MAX_TESTS};
+use super::parser::parse;
+use super::resolve::{resolve, RExpr};
+use crate::wire::Depth;
+
+/// A compiled expression and what the compiler learned on the way.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The expression fully parenthesized in canonical spelling, e.g.
+    /// `((if = "Internet") & (((port >= 137) & (port <= 139)) | (port = 445)))`.
+    pub normalized: String,
+    /// The matcher.
+    pub matcher: Matcher,
+    /// Suspicious constructs (the expression still compiled).
+    pub warnings: Vec<Warning>,
+}
+
+/// Parses, resolves against `dir`, and compiles `src`.
+pub fn compile(src: &str, dir: &Directory) -> Result<Compiled, ExprError> {
+    let ast = parse(src)?;
+    let matcher = compile_parsed(src, &ast, dir)?;
+    Ok(Compiled {
+        normalized: ast.to_string(),
+        matcher,
+        warnings: lint(src, &ast),
+    })
+}
+
+/// Compiles an expression already parsed from `src`.
+pub(crate) fn compile_parsed(src: &str, ast: &Expr, dir: &Directory) -> Result<Matcher, ExprError> {
+    let resolved = fold(resolve(src, ast, dir)?);
+    let mut tests: Vec<Test> = Vec::new();
+    collect_tests(&resolved, &mut tests);
+    let depth = tests
+        .iter()
+        .map(Test::depth)
+        .max()
+        .unwrap_or(Depth::Metadata);
+    let (plan, formula) = if tests.len() <= TABLE_MAX_TESTS {
+        // The table plan evaluates tests grouped by kind; number them so.
+        tests.sort_by_key(Test::kind_rank);
+        let table = truth_table(&resolved, &tests);
+        let formula = formula(&resolved, &tests);
+        (
+            Plan::Table {
+                fast: TableTests::new(&tests),
+                tests: tests.into_boxed_slice(),
+                table,
+            },
+            formula,
+        )
+    } else {
+        (program(&resolved), String::new())
+    };
+    Ok(Matcher {
+        plan,
+        depth,
+        if_names: dir.interfaces().iter().map(|i| i.name.clone()).collect(),
+        formula,
+    })
+}
+
+/// Distinct tests, in order of first appearance.
+fn collect_tests(e: &RExpr, out: &mut Vec<Test>) {
+    match e {
+        RExpr::Const(_) => {}
+        RExpr::Test(t) => {
+            if !out.contains(t) {
+                out.push(t.clone());
+            }
+        }
+        RExpr::Not(a) => collect_tests(a, out),
+        RExpr::And(a, b) | RExpr::Or(a, b) => {
+            collect_tests(a, out);
+            collect_tests(b, out);
+        }
+    }
+}
+
+/// The value of `e` when test `i` has the value of bit `i` of `bits`.
+fn eval_bits(e: &RExpr, tests: &[Test], bits: usize) -> bool {
+    match e {
+        RExpr::Const(b) => *b,
+        RExpr::Test(t) => tests
+            .iter()
+            .position(|x| x == t)
+            .is_some_and(|i| (bits >> i) & 1 != 0),
+        RExpr::Not(a) => !eval_bits(a, tests, bits),
+        RExpr::And(a, b) => eval_bits(a, tests, bits) && eval_bits(b, tests, bits),
+        RExpr::Or(a, b) => eval_bits(a, tests, bits) || eval_bits(b, tests, bits),
+    }
+}
+
+fn truth_table(e: &RExpr, tests: &[Test]) -> Box<[u64]> {
+    let rows = 1usize << tests.len();
+    let mut table = vec![0u64; rows.div_ceil(64)];
+    for bits in 0..rows {
+        if eval_bits(e, tests, bits) {
+            if let Some(w) = table.get_mut(bits / 64) {
+                *w |= 1 << (bits % 64);
+            }
+        }
+    }
+    table.into_boxed_slice()
+}
+
+fn formula(e: &RExpr, tests: &[Test]) -> String {
+    match e {
+        RExpr::Const(b) => b.to_string(),
+        RExpr::Test(t) => match tests.iter().position(|x| x == t) {
+            Some(i) => format!("t{i}"),
+            None => "?".into(),
+        },
+        RExpr::Not(a) => format!("!{}", formula(a, tests)),
+        RExpr::And(a, b) => format!("({} & {})", formula(a, tests), formula(b, tests)),
+        RExpr::Or(a, b) => format!("({} | {})", formula(a, tests), formula(b, tests)),
+    }
+}
+
+fn program(e: &RExpr) -> Plan {
+    let mut gen = Gen { nodes: Vec::new() };
+    let entry = gen.emit(e, ACCEPT, REJECT);
+    // Emission put each node after the nodes it jumps to; reverse so that
+    // every jump goes forward and execution starts at 0.
+    let n = gen.nodes.len() as u32;
+    let flip = |t: u32| {
+        if t == ACCEPT || t == REJECT {
+            t
+        } else {
+            n - 1 - t
+        }
+    };
+    let nodes: Box<[Node]> = gen
+        .nodes
+        .into_iter()
+        .rev()
+        .map(|node| Node {
+            on_true: flip(node.on_true),
+            on_false: flip(node.on_false),
+            test: node.test,
+        })
+        .collect();
+    Plan::Program {
+        nodes,
+        entry: flip(entry),
+    }
+}
+
+/// Propagates constants upwards.
+fn fold(e: RExpr) -> RExpr {
+    match e {
+        RExpr::Not(a) => match fold(*a) {
+            RExpr::Const(b) => RExpr::Const(!b),
+            RExpr::Not(inner) => *inner,
+            a => RExpr::Not(Box::new(a)),
+        },
+        RExpr::And(a, b) => match (fold(*a), fold(*b)) {
+            (RExpr::Const(false), _) | (_, RExpr::Const(false)) => RExpr::Const(false),
+            (RExpr::Const(true), x) | (x, RExpr::Const(true)) => x,
+            (a, b) => RExpr::And(Box::new(a), Box::new(b)),
+        },
+        RExpr::Or(a, b) => match (fold(*a), fold(*b)) {
+            (RExpr::Const(true), _) | (_, RExpr::Const(true)) => RExpr::Const(true),
+            (RExpr::Const(false), x) | (x, RExpr::Const(false)) => x,
+            (a, b) => RExpr::Or(Box::new(a), Box::new(b)),
+        },
+        e => e,
+    }
+}
+
+struct Gen {
+    /// In emission order (reversed later).
+    nodes: Vec<Node>,
+}
+
+impl Gen {
+    /// Emits code for `e` that continues at `t` when it holds and at `f`
+    /// otherwise; returns its entry.
+    fn emit(&mut self, e: &RExpr, t: u32, f: u32) -> u32 {
+        match e {
+            RExpr::Const(true) => t,
+            RExpr::Const(false) => f,
+            RExpr::Test(test) => {
+                self.nodes.push(Node {
+                    test: test.clone(),
+                    on_true: t,
+                    on_false: f,
+                });
+                (self.nodes.len() - 1) as u32
+            }
+            RExpr::Not(a) => self.emit(a, f, t),
+            RExpr::And(a, b) => {
+                let b = self.emit(b, t, f);
+                self.emit(a, b, f)
+            }
+            RExpr::Or(a, b) => {
+                let b = self.emit(b, t, f);
+                self.emit(a, t, b)
+            }
+        }
+    }
+}
