@@ -7,8 +7,9 @@
 //!   `if_tsoffset`, Enhanced/Simple/obsolete Packet Blocks, `epb_flags`
 //!   direction bits; unknown blocks are skipped). It never panics and never
 //!   allocates per packet: records borrow one reused buffer
-//!   ([`CaptureReader::next_record`]). No byte sequence makes it allocate
-//!   more than a few MiB.
+//!   ([`CaptureReader::next_record`]), or the caller's memory without any
+//!   copy ([`CaptureReader::from_bytes`], e.g. over a memory map). No byte
+//!   sequence makes it allocate more than a few MiB.
 //! - A file cut in the middle of a record yields every complete record and
 //!   then exactly one [`CaptureError::Truncated`], which carries the packet
 //!   count so the caller can say "input truncated after N packets" and

@@ -153,9 +153,8 @@ struct Located {
 /// # Ok::<(), CaptureError>(())
 /// ```
 pub struct CaptureReader<R> {
-    src: R,
+    storage: Storage<R>,
     file: String,
-    buf: Vec<u8>,
     /// First unconsumed byte in `buf`.
     start: usize,
     /// One past the last valid byte in `buf`.
@@ -187,18 +186,65 @@ impl CaptureReader<File> {
     }
 }
 
+impl CaptureReader<std::io::Empty> {
+    /// Reads a capture that is already in memory — a `Vec<u8>`, or a
+    /// memory map owned by the caller — without copying it: records borrow
+    /// straight from `bytes`. `name` is used in error messages.
+    pub fn from_bytes(
+        bytes: impl AsRef<[u8]> + Send + 'static,
+        name: impl Into<String>,
+    ) -> Result<Self, CaptureError> {
+        let len = bytes.as_ref().len();
+        Self::with_storage(Storage::Memory(Box::new(bytes)), len, true, name.into())
+    }
+}
+
+/// Where the bytes come from.
+enum Storage<R> {
+    /// A stream read through one reused, growable buffer.
+    Stream { src: R, buf: Vec<u8> },
+    /// A whole capture in memory.
+    Memory(Box<dyn AsRef<[u8]> + Send>),
+}
+
+impl<R> Storage<R> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Stream { buf, .. } => buf,
+            Self::Memory(m) => (**m).as_ref(),
+        }
+    }
+}
+
 impl<R: Read> CaptureReader<R> {
     /// Wraps any byte stream (unbuffered is fine: the reader buffers) and
     /// reads its header. `name` is used in error messages.
     pub fn new(src: R, name: impl Into<String>) -> Result<Self, CaptureError> {
+        Self::with_storage(
+            Storage::Stream {
+                src,
+                buf: vec![0; INITIAL_BUFFER],
+            },
+            0,
+            false,
+            name.into(),
+        )
+    }
+
+    /// `len` bytes are already in `storage`; `eof` when no more can come.
+    fn with_storage(
+        storage: Storage<R>,
+        len: usize,
+        eof: bool,
+        file: String,
+    ) -> Result<Self, CaptureError> {
         let mut r = Self {
-            src,
-            file: name.into(),
-            buf: vec![0; INITIAL_BUFFER],
+            storage,
+            file,
             start: 0,
-            end: 0,
+            end: len,
             base_offset: 0,
-            eof: false,
+            eof,
             done: false,
             truncated: false,
             format: Format::Pcap {
@@ -259,7 +305,8 @@ impl<R: Read> CaptureReader<R> {
             Ok(Some(l)) => {
                 self.packets += 1;
                 let data = self
-                    .buf
+                    .storage
+                    .bytes()
                     .get(l.data_start..l.data_start + l.data_len)
                     .unwrap_or(&[]);
                 Ok(Some(CaptureRecord {
@@ -312,23 +359,27 @@ impl<R: Read> CaptureReader<R> {
         if avail >= n || self.eof {
             return Ok(avail);
         }
+        let Storage::Stream { src, buf } = &mut self.storage else {
+            self.eof = true;
+            return Ok(avail);
+        };
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
+            buf.copy_within(self.start..self.end, 0);
             self.base_offset += self.start as u64;
             self.end = avail;
             self.start = 0;
         }
-        if self.buf.len() < n {
-            self.buf.resize(n.min(MAX_BUFFERED_BLOCK), 0);
+        if buf.len() < n {
+            buf.resize(n.min(MAX_BUFFERED_BLOCK), 0);
         }
         while self.end - self.start < n {
-            let Some(spare) = self.buf.get_mut(self.end..) else {
+            let Some(spare) = buf.get_mut(self.end..) else {
                 break;
             };
             if spare.is_empty() {
                 break;
             }
-            match self.src.read(spare) {
+            match src.read(spare) {
                 Ok(0) => {
                     self.eof = true;
                     break;
@@ -372,7 +423,10 @@ impl<R: Read> CaptureReader<R> {
             });
         }
         let mut m = [0u8; 4];
-        for (dst, src) in m.iter_mut().zip(&self.buf[self.start..self.end]) {
+        for (dst, src) in m
+            .iter_mut()
+            .zip(&self.storage.bytes()[self.start..self.end])
+        {
             *dst = *src;
         }
         let magic = u32::from_be_bytes(m);
@@ -387,7 +441,7 @@ impl<R: Read> CaptureReader<R> {
             if avail < PCAP_HEADER_LEN {
                 return Err(self.truncated_err());
             }
-            let h = &self.buf[self.start..self.start + PCAP_HEADER_LEN];
+            let h = &self.storage.bytes()[self.start..self.start + PCAP_HEADER_LEN];
             let major = get_u16(endian, h, 4).unwrap_or(0);
             let snaplen = get_u32(endian, h, 16).unwrap_or(0);
             // The upper bits of the link-type word carry FCS information.
@@ -414,7 +468,8 @@ impl<R: Read> CaptureReader<R> {
             if avail < 12 {
                 return Err(self.truncated_err());
             }
-            let bom = get_u32(Endian::Big, &self.buf[self.start..self.end], 8).unwrap_or(0);
+            let bom =
+                get_u32(Endian::Big, &self.storage.bytes()[self.start..self.end], 8).unwrap_or(0);
             if bom != BYTE_ORDER_MAGIC && bom != BYTE_ORDER_MAGIC.swap_bytes() {
                 return Err(CaptureError::NotACapture {
                     file: self.file.clone(),
@@ -437,7 +492,7 @@ impl<R: Read> CaptureReader<R> {
         if avail < PCAP_RECORD_HEADER_LEN {
             return Err(self.truncated_err());
         }
-        let h = &self.buf[self.start..self.start + PCAP_RECORD_HEADER_LEN];
+        let h = &self.storage.bytes()[self.start..self.start + PCAP_RECORD_HEADER_LEN];
         let sec = get_u32(endian, h, 0).unwrap_or(0);
         let frac = get_u32(endian, h, 4).unwrap_or(0);
         let caplen = get_u32(endian, h, 8).unwrap_or(0);
@@ -480,7 +535,7 @@ impl<R: Read> CaptureReader<R> {
             let Format::Pcapng { mut endian } = self.format else {
                 return Ok(None);
             };
-            let head = &self.buf[self.start..self.end];
+            let head = &self.storage.bytes()[self.start..self.end];
             let btype = get_u32(endian, head, 0).unwrap_or(0);
             if btype == BLOCK_SHB {
                 if avail < 12 {
@@ -493,7 +548,7 @@ impl<R: Read> CaptureReader<R> {
                 };
                 self.format = Format::Pcapng { endian };
             }
-            let head = &self.buf[self.start..self.end];
+            let head = &self.storage.bytes()[self.start..self.end];
             let blen = get_u32(endian, head, 4).unwrap_or(0) as usize;
             if blen < 12 || blen % 4 != 0 {
                 return Err(self.bad(format!("pcapng block length {blen} is invalid")));
@@ -516,7 +571,7 @@ impl<R: Read> CaptureReader<R> {
             if self.fill(blen)? < blen {
                 return Err(self.truncated_err());
             }
-            let block = &self.buf[self.start..self.start + blen];
+            let block = &self.storage.bytes()[self.start..self.start + blen];
             let trailer = get_u32(endian, block, blen - 4).unwrap_or(0) as usize;
             if trailer != blen {
                 return Err(self.bad(format!(
@@ -551,7 +606,7 @@ impl<R: Read> CaptureReader<R> {
         at: usize,
         len: usize,
     ) -> Result<(), CaptureError> {
-        let body = &self.buf[at..at + len];
+        let body = &self.storage.bytes()[at..at + len];
         let major = get_u16(endian, body, 4);
         if major != Some(1) {
             return Err(self.bad(format!(
@@ -569,7 +624,7 @@ impl<R: Read> CaptureReader<R> {
         at: usize,
         len: usize,
     ) -> Result<(), CaptureError> {
-        let body = &self.buf[at..at + len];
+        let body = &self.storage.bytes()[at..at + len];
         let (Some(linktype), Some(snaplen)) = (get_u16(endian, body, 0), get_u32(endian, body, 4))
         else {
             return Err(self.bad("pcapng interface description block too short"));
@@ -618,7 +673,7 @@ impl<R: Read> CaptureReader<R> {
         len: usize,
         enhanced: bool,
     ) -> Result<Located, CaptureError> {
-        let body = &self.buf[at..at + len];
+        let body = &self.storage.bytes()[at..at + len];
         let local = if enhanced {
             get_u32(endian, body, 0)
         } else {
@@ -672,7 +727,7 @@ impl<R: Read> CaptureReader<R> {
         at: usize,
         len: usize,
     ) -> Result<Located, CaptureError> {
-        let body = &self.buf[at..at + len];
+        let body = &self.storage.bytes()[at..at + len];
         let Some(orig_len) = get_u32(endian, body, 0) else {
             return Err(self.bad("pcapng simple packet block too short"));
         };

@@ -24,11 +24,40 @@ struct Owned {
     dir: Option<CapturedDirection>,
 }
 
-fn read_all(bytes: &[u8]) -> (Vec<Owned>, Option<CaptureError>, Vec<InterfaceInfo>) {
-    let mut r = match CaptureReader::new(Cursor::new(bytes), "mem") {
-        Ok(r) => r,
-        Err(e) => return (Vec::new(), Some(e), Vec::new()),
+type ReadResult = (Vec<Owned>, Option<CaptureError>, Vec<InterfaceInfo>);
+
+/// Reads `bytes` both as a stream (through a reader that hands out 7
+/// bytes at a time, to exercise refilling) and from memory; both ways
+/// must agree.
+fn read_all(bytes: &[u8]) -> ReadResult {
+    let streamed = match CaptureReader::new(Dribble(Cursor::new(bytes)), "mem") {
+        Ok(r) => drain(r),
+        Err(e) => (Vec::new(), Some(e), Vec::new()),
     };
+    let whole = match CaptureReader::from_bytes(bytes.to_vec(), "mem") {
+        Ok(r) => drain(r),
+        Err(e) => (Vec::new(), Some(e), Vec::new()),
+    };
+    assert_eq!(streamed.0, whole.0);
+    assert_eq!(streamed.2, whole.2);
+    assert_eq!(
+        streamed.1.as_ref().map(ToString::to_string),
+        whole.1.as_ref().map(ToString::to_string)
+    );
+    streamed
+}
+
+/// A reader that returns at most 7 bytes per call.
+struct Dribble<R>(R);
+
+impl<R: std::io::Read> std::io::Read for Dribble<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(7);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+fn drain<R: std::io::Read>(mut r: CaptureReader<R>) -> ReadResult {
     let mut out = Vec::new();
     let mut err = None;
     loop {
@@ -649,4 +678,29 @@ proptest! {
         }
         let _ = read_all(&bytes);
     }
+}
+
+#[test]
+fn huge_unknown_pcapng_blocks_are_skipped_in_chunks() {
+    let recs = sample(1, true);
+    let cfg = DumpConfig::new(DumpFormat::Pcapng);
+    let head_len = write_all(cfg, &[Some("x")], &[]).len();
+    let full = write_all(cfg, &[Some("x")], &recs[..2]);
+    let big = 3 << 20;
+    let mut b = full[..head_len].to_vec();
+    b.extend(0x0000_0bad_u32.to_le_bytes());
+    b.extend((big as u32).to_le_bytes());
+    b.extend(std::iter::repeat_n(0xee, big - 12));
+    b.extend((big as u32).to_le_bytes());
+    b.extend(&full[head_len..]);
+    let (got, err, _) = read_all(&b);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(got, recs[..2]);
+    // The same block cut short is a truncation, not an error or a hang.
+    let (got, err, _) = read_all(&b[..head_len + big / 2]);
+    assert!(got.is_empty());
+    assert!(matches!(
+        err,
+        Some(CaptureError::Truncated { packets: 0, .. })
+    ));
 }
