@@ -158,25 +158,25 @@ impl FromStr for DumpFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// Reading the input failed.
-    #[error("{file}: read error at byte offset {offset}: {source}")]
+    #[error("{file}: read error at byte offset {offset}: {cause}")]
     Read {
         /// The input's name.
         file: String,
         /// Byte offset of the read.
         offset: u64,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error (part of the message, so not also a `source()`:
+        /// error-chain printers would show it twice).
+        cause: std::io::Error,
     },
     /// Opening, writing or flushing the output failed (a full disk ends up
     /// here).
-    #[error("{file}: write error: {source}")]
+    #[error("{file}: write error: {cause}")]
     Write {
         /// The output's name.
         file: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error (part of the message, so not also a `source()`:
+        /// error-chain printers would show it twice).
+        cause: std::io::Error,
     },
     /// The input holds no bytes at all.
     #[error("{file}: empty file, not a pcap or pcapng file")]

@@ -177,10 +177,10 @@ impl CaptureReader<File> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CaptureError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|source| CaptureError::Read {
+        let file = File::open(path).map_err(|cause| CaptureError::Read {
             file: name.clone(),
             offset: 0,
-            source,
+            cause,
         })?;
         Self::new(file, name)
     }
@@ -390,7 +390,7 @@ impl<R: Read> CaptureReader<R> {
                     return Err(CaptureError::Read {
                         file: self.file.clone(),
                         offset: self.base_offset + self.end as u64,
-                        source,
+                        cause: source,
                     })
                 }
             }

@@ -88,9 +88,9 @@ impl DumpWriter<File> {
     pub fn create(path: impl AsRef<Path>, cfg: DumpConfig) -> Result<Self, CaptureError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let file = File::create(path).map_err(|source| CaptureError::Write {
+        let file = File::create(path).map_err(|cause| CaptureError::Write {
             file: name.clone(),
-            source,
+            cause,
         })?;
         Self::new(file, name, cfg)
     }
@@ -297,9 +297,9 @@ impl<W: Write> DumpWriter<W> {
     /// Writes out the buffer. After `Ok`, the file holds whole records up
     /// to the last packet written.
     pub fn flush(&mut self) -> Result<(), CaptureError> {
-        self.out.flush().map_err(|source| CaptureError::Write {
+        self.out.flush().map_err(|cause| CaptureError::Write {
             file: self.file.clone(),
-            source,
+            cause,
         })
     }
 
@@ -310,17 +310,15 @@ impl<W: Write> DumpWriter<W> {
         let file = std::mem::take(&mut self.file);
         self.out.into_inner().map_err(|e| CaptureError::Write {
             file,
-            source: e.into_error(),
+            cause: e.into_error(),
         })
     }
 
     fn put(&mut self, b: &[u8]) -> Result<(), CaptureError> {
-        self.out
-            .write_all(b)
-            .map_err(|source| CaptureError::Write {
-                file: self.file.clone(),
-                source,
-            })?;
+        self.out.write_all(b).map_err(|cause| CaptureError::Write {
+            file: self.file.clone(),
+            cause,
+        })?;
         self.bytes += b.len() as u64;
         Ok(())
     }
