@@ -293,7 +293,66 @@ impl<R: Read> CaptureReader<R> {
     /// Returns the next packet, borrowing the reader's buffer, or `Ok(None)`
     /// at the end. A cut-off input gives [`CaptureError::Truncated`] once;
     /// after any error the reader returns `Ok(None)`.
+    #[inline]
     pub fn next_record(&mut self) -> Result<Option<CaptureRecord<'_>>, CaptureError> {
+        // Fast path: a pcap record that is wholly buffered and plausible.
+        // Anything else (refill, end, errors, pcapng) takes the general path.
+        if let Some((ts_nanos, orig_len, data_start, caplen)) = self.buffered_pcap_record() {
+            self.start = data_start + caplen;
+            self.packets += 1;
+            let data = self
+                .storage
+                .bytes()
+                .get(data_start..data_start + caplen)
+                .unwrap_or(&[]);
+            return Ok(Some(CaptureRecord {
+                ts_nanos,
+                orig_len,
+                data,
+                interface: 0,
+                direction: None,
+            }));
+        }
+        self.next_record_general()
+    }
+
+    /// `(ts_nanos, orig_len, data_start, caplen)` of the next pcap record
+    /// if it is wholly buffered and its caplen is within the limit.
+    #[inline]
+    fn buffered_pcap_record(&self) -> Option<(u64, u32, usize, usize)> {
+        let Format::Pcap { endian, nanos } = self.format else {
+            return None;
+        };
+        if self.done {
+            return None;
+        }
+        let h = self
+            .storage
+            .bytes()
+            .get(self.start..self.start + PCAP_RECORD_HEADER_LEN)?;
+        let caplen = get_u32(endian, h, 8)?;
+        let total = PCAP_RECORD_HEADER_LEN + caplen as usize;
+        if caplen > MAX_CAPLEN || self.end - self.start < total {
+            return None;
+        }
+        let sec = get_u32(endian, h, 0)?;
+        let frac = get_u32(endian, h, 4)?;
+        let orig_len = get_u32(endian, h, 12)?;
+        let frac_nanos = if nanos {
+            u64::from(frac)
+        } else {
+            u64::from(frac) * 1000
+        };
+        Some((
+            u64::from(sec) * 1_000_000_000 + frac_nanos,
+            orig_len.max(caplen),
+            self.start + PCAP_RECORD_HEADER_LEN,
+            caplen as usize,
+        ))
+    }
+
+    #[inline(never)]
+    fn next_record_general(&mut self) -> Result<Option<CaptureRecord<'_>>, CaptureError> {
         if self.done {
             return Ok(None);
         }
