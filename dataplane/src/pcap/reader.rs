@@ -18,6 +18,12 @@ const INITIAL_BUFFER: usize = 1 << 20;
 /// [`MAX_CAPLEN`] plus generous room for options).
 const MAX_BUFFERED_BLOCK: usize = 2 << 20;
 
+/// Interface descriptions kept across all sections; with [`MAX_NAME_LEN`]
+/// this bounds what a hostile file can make the reader hold.
+const MAX_INTERFACES: usize = 1024;
+/// Longer `if_name` values are ignored.
+const MAX_NAME_LEN: usize = 1024;
+
 const PCAP_HEADER_LEN: usize = 24;
 const PCAP_RECORD_HEADER_LEN: usize = 16;
 
@@ -694,7 +700,9 @@ impl<R: Read> CaptureReader<R> {
             match code {
                 OPT_IF_NAME => {
                     let v = value.strip_suffix(&[0]).unwrap_or(value);
-                    name = std::str::from_utf8(v).ok().map(str::to_owned);
+                    if v.len() <= MAX_NAME_LEN {
+                        name = std::str::from_utf8(v).ok().map(str::to_owned);
+                    }
                 }
                 OPT_IF_TSRESOL => {
                     if let Some(&r) = value.first() {
@@ -712,8 +720,8 @@ impl<R: Read> CaptureReader<R> {
                 _ => {}
             }
         }
-        if self.interfaces.len() >= u32::MAX as usize {
-            return Err(self.bad("too many interfaces"));
+        if self.interfaces.len() >= MAX_INTERFACES {
+            return Err(self.bad(format!("more than {MAX_INTERFACES} interface descriptions")));
         }
         self.interfaces.push(InterfaceInfo {
             linktype,

@@ -704,3 +704,23 @@ fn huge_unknown_pcapng_blocks_are_skipped_in_chunks() {
         Some(CaptureError::Truncated { packets: 0, .. })
     ));
 }
+
+#[test]
+fn interface_descriptions_are_bounded() {
+    let cfg = DumpConfig::new(DumpFormat::Pcapng);
+    let mut w = DumpWriter::new(Vec::new(), "mem", cfg).unwrap();
+    for _ in 0..1025 {
+        w.add_interface(Some("eth"), 1).unwrap();
+    }
+    let (_, err, _) = read_all(&w.finish().unwrap());
+    match err {
+        Some(e @ CaptureError::BadRecord { .. }) => {
+            assert!(
+                e.to_string()
+                    .contains("more than 1024 interface descriptions"),
+                "{e}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
