@@ -79,7 +79,8 @@ impl CapturedDirection {
 /// takes it by reference, so a record read can be written unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CaptureRecord<'a> {
-    /// Capture time in nanoseconds since the Unix epoch.
+    /// Capture time in nanoseconds since the Unix epoch (0 for a pcapng
+    /// Simple Packet Block, which carries no timestamp).
     pub ts_nanos: u64,
     /// Length of the packet on the wire; never less than `data.len()` when
     /// produced by the reader (a smaller stored value is raised).
