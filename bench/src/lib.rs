@@ -1,0 +1,7 @@
+//! `ferrocap-bench`: ferrocap's traffic generator and benchmarks.
+//!
+//! - [`gen`]: a deterministic synthetic traffic generator (the
+//!   `ferrocap-bench gen` subcommand writes its output as pcap/pcapng).
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod gen;

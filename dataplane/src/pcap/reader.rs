@@ -1,0 +1,859 @@
+//! [`CaptureReader`]: a streaming pcap/pcapng reader over one reused buffer.
+//!
+//! Every length read from the input is checked against what is buffered
+//! before it is used, and the buffer never grows beyond
+//! [`MAX_BUFFERED_BLOCK`]; larger non-packet blocks are skipped by reading
+//! them through in chunks.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::path::Path;
+
+use super::{
+    CaptureError, CaptureRecord, CapturedDirection, DumpFormat, InterfaceInfo, MAX_CAPLEN,
+};
+
+const INITIAL_BUFFER: usize = 1 << 20;
+/// The largest pcapng block that is read into memory (a packet block of
+/// [`MAX_CAPLEN`] plus generous room for options).
+const MAX_BUFFERED_BLOCK: usize = 2 << 20;
+
+/// Interface descriptions kept across all sections; with [`MAX_NAME_LEN`]
+/// this bounds what a hostile file can make the reader hold.
+const MAX_INTERFACES: usize = 1024;
+/// Longer `if_name` values are ignored.
+const MAX_NAME_LEN: usize = 1024;
+
+const PCAP_HEADER_LEN: usize = 24;
+const PCAP_RECORD_HEADER_LEN: usize = 16;
+
+const MAGIC_PCAP_US: u32 = 0xa1b2_c3d4;
+const MAGIC_PCAP_NS: u32 = 0xa1b2_3c4d;
+const MAGIC_PCAP_US_SWAPPED: u32 = 0xd4c3_b2a1;
+const MAGIC_PCAP_NS_SWAPPED: u32 = 0x4d3c_b2a1;
+
+const BLOCK_SHB: u32 = 0x0a0d_0d0a;
+const BLOCK_IDB: u32 = 1;
+const BLOCK_PB: u32 = 2;
+const BLOCK_SPB: u32 = 3;
+const BLOCK_EPB: u32 = 6;
+const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
+
+const OPT_END: u16 = 0;
+const OPT_IF_NAME: u16 = 2;
+const OPT_IF_TSRESOL: u16 = 9;
+const OPT_IF_TSOFFSET: u16 = 14;
+const OPT_EPB_FLAGS: u16 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endian {
+    Little,
+    Big,
+}
+
+impl Endian {
+    fn u16(self, b: [u8; 2]) -> u16 {
+        match self {
+            Self::Little => u16::from_le_bytes(b),
+            Self::Big => u16::from_be_bytes(b),
+        }
+    }
+    fn u32(self, b: [u8; 4]) -> u32 {
+        match self {
+            Self::Little => u32::from_le_bytes(b),
+            Self::Big => u32::from_be_bytes(b),
+        }
+    }
+}
+
+/// Reads a `u16` at `at`, or `None` past the end.
+fn get_u16(e: Endian, s: &[u8], at: usize) -> Option<u16> {
+    let b = s.get(at..at.checked_add(2)?)?;
+    Some(e.u16([b[0], b[1]]))
+}
+
+/// Reads a `u32` at `at`, or `None` past the end.
+fn get_u32(e: Endian, s: &[u8], at: usize) -> Option<u32> {
+    let b = s.get(at..at.checked_add(4)?)?;
+    Some(e.u32([b[0], b[1], b[2], b[3]]))
+}
+
+fn pad4(n: usize) -> usize {
+    n.saturating_add(3) & !3
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Pcap { endian: Endian, nanos: bool },
+    Pcapng { endian: Endian },
+}
+
+/// How one interface's raw timestamps become nanoseconds.
+#[derive(Debug, Clone, Copy)]
+struct TsScale {
+    /// The `if_tsresol` byte: bit 7 clear = 10^-n s, set = 2^-n s.
+    resol: u8,
+    /// `if_tsoffset` in seconds.
+    offset_secs: i64,
+}
+
+impl TsScale {
+    const DEFAULT: Self = Self {
+        resol: 6,
+        offset_secs: 0,
+    };
+
+    fn to_nanos(self, ts: u64) -> u64 {
+        let n = u32::from(self.resol & 0x7f);
+        let base = if self.resol & 0x80 == 0 {
+            if n <= 9 {
+                ts.saturating_mul(10u64.pow(9 - n))
+            } else {
+                // n <= 127, so the divisor may exceed u64: then it is 0.
+                10u64.checked_pow(n - 9).map_or(0, |d| ts / d)
+            }
+        } else {
+            let wide = u128::from(ts) * 1_000_000_000u128;
+            let shifted = wide.checked_shr(n).unwrap_or(0);
+            u64::try_from(shifted).unwrap_or(u64::MAX)
+        };
+        if self.offset_secs >= 0 {
+            base.saturating_add((self.offset_secs as u64).saturating_mul(1_000_000_000))
+        } else {
+            base.saturating_sub(
+                self.offset_secs
+                    .unsigned_abs()
+                    .saturating_mul(1_000_000_000),
+            )
+        }
+    }
+}
+
+/// Where the current record lies in the buffer, plus its metadata; built
+/// without borrowing so the block loop can continue past non-packet blocks.
+struct Located {
+    ts_nanos: u64,
+    orig_len: u32,
+    data_start: usize,
+    data_len: usize,
+    interface: u32,
+    direction: Option<CapturedDirection>,
+}
+
+/// A streaming reader of pcap and pcapng captures.
+///
+/// ```no_run
+/// use ferrocap_dataplane::pcap::{CaptureError, CaptureReader};
+/// let mut reader = CaptureReader::open("in.pcapng")?;
+/// loop {
+///     match reader.next_record() {
+///         Ok(Some(rec)) => println!("{} bytes on interface {}", rec.data.len(), rec.interface),
+///         Ok(None) => break,
+///         Err(CaptureError::Truncated { packets, .. }) => {
+///             eprintln!("input truncated after {packets} packets");
+///             break;
+///         }
+///         Err(e) => return Err(e),
+///     }
+/// }
+/// # Ok::<(), CaptureError>(())
+/// ```
+pub struct CaptureReader<R> {
+    storage: Storage<R>,
+    file: String,
+    /// First unconsumed byte in `buf`.
+    start: usize,
+    /// One past the last valid byte in `buf`.
+    end: usize,
+    /// File offset of `buf[0]`.
+    base_offset: u64,
+    eof: bool,
+    done: bool,
+    truncated: bool,
+    format: Format,
+    interfaces: Vec<InterfaceInfo>,
+    scales: Vec<TsScale>,
+    /// Index in `interfaces` of the current pcapng section's first IDB.
+    section_base: usize,
+    packets: u64,
+}
+
+impl CaptureReader<File> {
+    /// Opens a capture file and reads its header.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, CaptureError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|cause| CaptureError::Read {
+            file: name.clone(),
+            offset: 0,
+            cause,
+        })?;
+        Self::new(file, name)
+    }
+}
+
+impl CaptureReader<std::io::Empty> {
+    /// Reads a capture that is already in memory — a `Vec<u8>`, or a
+    /// memory map owned by the caller — without copying it: records borrow
+    /// straight from `bytes`. `name` is used in error messages.
+    pub fn from_bytes(
+        bytes: impl AsRef<[u8]> + Send + 'static,
+        name: impl Into<String>,
+    ) -> Result<Self, CaptureError> {
+        let len = bytes.as_ref().len();
+        Self::with_storage(Storage::Memory(Box::new(bytes)), len, true, name.into())
+    }
+}
+
+/// Where the bytes come from.
+enum Storage<R> {
+    /// A stream read through one reused, growable buffer.
+    Stream { src: R, buf: Vec<u8> },
+    /// A whole capture in memory.
+    Memory(Box<dyn AsRef<[u8]> + Send>),
+}
+
+impl<R> Storage<R> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Stream { buf, .. } => buf,
+            Self::Memory(m) => (**m).as_ref(),
+        }
+    }
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// Wraps any byte stream (unbuffered is fine: the reader buffers) and
+    /// reads its header. `name` is used in error messages.
+    pub fn new(src: R, name: impl Into<String>) -> Result<Self, CaptureError> {
+        Self::with_storage(
+            Storage::Stream {
+                src,
+                buf: vec![0; INITIAL_BUFFER],
+            },
+            0,
+            false,
+            name.into(),
+        )
+    }
+
+    /// `len` bytes are already in `storage`; `eof` when no more can come.
+    fn with_storage(
+        storage: Storage<R>,
+        len: usize,
+        eof: bool,
+        file: String,
+    ) -> Result<Self, CaptureError> {
+        let mut r = Self {
+            storage,
+            file,
+            start: 0,
+            end: len,
+            base_offset: 0,
+            eof,
+            done: false,
+            truncated: false,
+            format: Format::Pcap {
+                endian: Endian::Little,
+                nanos: false,
+            },
+            interfaces: Vec::new(),
+            scales: Vec::new(),
+            section_base: 0,
+            packets: 0,
+        };
+        r.read_header()?;
+        Ok(r)
+    }
+
+    /// The input's name as used in errors.
+    pub fn name(&self) -> &str {
+        &self.file
+    }
+
+    /// Whether the input is pcap or pcapng.
+    pub fn format(&self) -> DumpFormat {
+        match self.format {
+            Format::Pcap { .. } => DumpFormat::Pcap,
+            Format::Pcapng { .. } => DumpFormat::Pcapng,
+        }
+    }
+
+    /// The interfaces seen so far, indexed by [`CaptureRecord::interface`].
+    /// A pcap file has exactly one; a pcapng file's list grows as IDBs are
+    /// read (an IDB always precedes the packets that refer to it).
+    pub fn interfaces(&self) -> &[InterfaceInfo] {
+        &self.interfaces
+    }
+
+    /// Complete packets returned so far.
+    pub fn packets_read(&self) -> u64 {
+        self.packets
+    }
+
+    /// Whether the input was found to end in the middle of a record.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Returns the next packet, borrowing the reader's buffer, or `Ok(None)`
+    /// at the end. A cut-off input gives [`CaptureError::Truncated`] once;
+    /// after any error the reader returns `Ok(None)`.
+    #[inline]
+    pub fn next_record(&mut self) -> Result<Option<CaptureRecord<'_>>, CaptureError> {
+        // Fast path: a pcap record that is wholly buffered and plausible.
+        // Anything else (refill, end, errors, pcapng) takes the general path.
+        if let Some((ts_nanos, orig_len, data_start, caplen)) = self.buffered_pcap_record() {
+            self.start = data_start + caplen;
+            self.packets += 1;
+            let data = self
+                .storage
+                .bytes()
+                .get(data_start..data_start + caplen)
+                .unwrap_or(&[]);
+            return Ok(Some(CaptureRecord {
+                ts_nanos,
+                orig_len,
+                data,
+                interface: 0,
+                direction: None,
+            }));
+        }
+        self.next_record_general()
+    }
+
+    /// `(ts_nanos, orig_len, data_start, caplen)` of the next pcap record
+    /// if it is wholly buffered and its caplen is within the limit.
+    #[inline]
+    fn buffered_pcap_record(&self) -> Option<(u64, u32, usize, usize)> {
+        let Format::Pcap { endian, nanos } = self.format else {
+            return None;
+        };
+        if self.done {
+            return None;
+        }
+        let h = self
+            .storage
+            .bytes()
+            .get(self.start..self.start + PCAP_RECORD_HEADER_LEN)?;
+        let caplen = get_u32(endian, h, 8)?;
+        let total = PCAP_RECORD_HEADER_LEN + caplen as usize;
+        if caplen > MAX_CAPLEN || self.end - self.start < total {
+            return None;
+        }
+        let sec = get_u32(endian, h, 0)?;
+        let frac = get_u32(endian, h, 4)?;
+        let orig_len = get_u32(endian, h, 12)?;
+        let frac_nanos = if nanos {
+            u64::from(frac)
+        } else {
+            u64::from(frac) * 1000
+        };
+        Some((
+            u64::from(sec) * 1_000_000_000 + frac_nanos,
+            orig_len.max(caplen),
+            self.start + PCAP_RECORD_HEADER_LEN,
+            caplen as usize,
+        ))
+    }
+
+    #[inline(never)]
+    fn next_record_general(&mut self) -> Result<Option<CaptureRecord<'_>>, CaptureError> {
+        if self.done {
+            return Ok(None);
+        }
+        let located = match self.format {
+            Format::Pcap { endian, nanos } => self.next_pcap(endian, nanos),
+            Format::Pcapng { .. } => self.next_pcapng(),
+        };
+        match located {
+            Ok(Some(l)) => {
+                self.packets += 1;
+                let data = self
+                    .storage
+                    .bytes()
+                    .get(l.data_start..l.data_start + l.data_len)
+                    .unwrap_or(&[]);
+                Ok(Some(CaptureRecord {
+                    ts_nanos: l.ts_nanos,
+                    orig_len: l.orig_len,
+                    data,
+                    interface: l.interface,
+                    direction: l.direction,
+                }))
+            }
+            Ok(None) => {
+                self.done = true;
+                Ok(None)
+            }
+            Err(e) => {
+                self.done = true;
+                if matches!(e, CaptureError::Truncated { .. }) {
+                    self.truncated = true;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        self.base_offset + self.start as u64
+    }
+
+    fn truncated_err(&self) -> CaptureError {
+        CaptureError::Truncated {
+            file: self.file.clone(),
+            offset: self.offset(),
+            packets: self.packets,
+        }
+    }
+
+    fn bad(&self, reason: impl Into<String>) -> CaptureError {
+        CaptureError::BadRecord {
+            file: self.file.clone(),
+            offset: self.offset(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Makes at least `n` bytes available at `buf[start..]` unless the input
+    /// ends first; returns how many are available (possibly fewer than `n`
+    /// only at end of input). `n` must not exceed [`MAX_BUFFERED_BLOCK`].
+    fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
+        let avail = self.end - self.start;
+        if avail >= n || self.eof {
+            return Ok(avail);
+        }
+        let Storage::Stream { src, buf } = &mut self.storage else {
+            self.eof = true;
+            return Ok(avail);
+        };
+        if self.start > 0 {
+            buf.copy_within(self.start..self.end, 0);
+            self.base_offset += self.start as u64;
+            self.end = avail;
+            self.start = 0;
+        }
+        if buf.len() < n {
+            buf.resize(n.min(MAX_BUFFERED_BLOCK), 0);
+        }
+        while self.end - self.start < n {
+            let Some(spare) = buf.get_mut(self.end..) else {
+                break;
+            };
+            if spare.is_empty() {
+                break;
+            }
+            match src.read(spare) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(CaptureError::Read {
+                        file: self.file.clone(),
+                        offset: self.base_offset + self.end as u64,
+                        cause: source,
+                    })
+                }
+            }
+        }
+        Ok(self.end - self.start)
+    }
+
+    /// Discards `n` bytes, reading through the input if they are not
+    /// buffered. Returns `false` if the input ends first.
+    fn skip(&mut self, mut n: u64) -> Result<bool, CaptureError> {
+        loop {
+            let avail = (self.end - self.start) as u64;
+            let take = avail.min(n);
+            self.start += take as usize;
+            n -= take;
+            if n == 0 {
+                return Ok(true);
+            }
+            if self.fill(1)? == 0 {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn read_header(&mut self) -> Result<(), CaptureError> {
+        let avail = self.fill(PCAP_HEADER_LEN)?;
+        if avail == 0 {
+            return Err(CaptureError::Empty {
+                file: self.file.clone(),
+            });
+        }
+        let mut m = [0u8; 4];
+        for (dst, src) in m
+            .iter_mut()
+            .zip(&self.storage.bytes()[self.start..self.end])
+        {
+            *dst = *src;
+        }
+        let magic = u32::from_be_bytes(m);
+        let pcap = match magic {
+            MAGIC_PCAP_US => Some((Endian::Big, false)),
+            MAGIC_PCAP_NS => Some((Endian::Big, true)),
+            MAGIC_PCAP_US_SWAPPED => Some((Endian::Little, false)),
+            MAGIC_PCAP_NS_SWAPPED => Some((Endian::Little, true)),
+            _ => None,
+        };
+        if let Some((endian, nanos)) = pcap {
+            if avail < PCAP_HEADER_LEN {
+                return Err(self.truncated_err());
+            }
+            let h = &self.storage.bytes()[self.start..self.start + PCAP_HEADER_LEN];
+            let major = get_u16(endian, h, 4).unwrap_or(0);
+            let snaplen = get_u32(endian, h, 16).unwrap_or(0);
+            // The upper bits of the link-type word carry FCS information.
+            let linktype = (get_u32(endian, h, 20).unwrap_or(0) & 0xffff) as u16;
+            if major != 2 {
+                return Err(self.bad(format!("unsupported pcap version {major}")));
+            }
+            self.format = Format::Pcap { endian, nanos };
+            self.interfaces.push(InterfaceInfo {
+                linktype,
+                name: None,
+                snaplen,
+            });
+            self.scales.push(TsScale::DEFAULT);
+            self.start += PCAP_HEADER_LEN;
+            return Ok(());
+        }
+        if magic == BLOCK_SHB && avail >= 4 {
+            // The first block is read (and validated) by next_pcapng; the
+            // endianness is set from its byte-order magic.
+            self.format = Format::Pcapng {
+                endian: Endian::Little,
+            };
+            if avail < 12 {
+                return Err(self.truncated_err());
+            }
+            let bom =
+                get_u32(Endian::Big, &self.storage.bytes()[self.start..self.end], 8).unwrap_or(0);
+            if bom != BYTE_ORDER_MAGIC && bom != BYTE_ORDER_MAGIC.swap_bytes() {
+                return Err(CaptureError::NotACapture {
+                    file: self.file.clone(),
+                    magic,
+                });
+            }
+            return Ok(());
+        }
+        Err(CaptureError::NotACapture {
+            file: self.file.clone(),
+            magic,
+        })
+    }
+
+    fn next_pcap(&mut self, endian: Endian, nanos: bool) -> Result<Option<Located>, CaptureError> {
+        let avail = self.fill(PCAP_RECORD_HEADER_LEN)?;
+        if avail == 0 {
+            return Ok(None);
+        }
+        if avail < PCAP_RECORD_HEADER_LEN {
+            return Err(self.truncated_err());
+        }
+        let h = &self.storage.bytes()[self.start..self.start + PCAP_RECORD_HEADER_LEN];
+        let sec = get_u32(endian, h, 0).unwrap_or(0);
+        let frac = get_u32(endian, h, 4).unwrap_or(0);
+        let caplen = get_u32(endian, h, 8).unwrap_or(0);
+        let orig_len = get_u32(endian, h, 12).unwrap_or(0);
+        if caplen > MAX_CAPLEN {
+            return Err(self.bad(format!(
+                "captured length {caplen} exceeds the limit of {MAX_CAPLEN} bytes"
+            )));
+        }
+        let total = PCAP_RECORD_HEADER_LEN + caplen as usize;
+        if self.fill(total)? < total {
+            return Err(self.truncated_err());
+        }
+        let frac_nanos = if nanos {
+            u64::from(frac)
+        } else {
+            u64::from(frac) * 1000
+        };
+        let l = Located {
+            ts_nanos: u64::from(sec) * 1_000_000_000 + frac_nanos,
+            orig_len: orig_len.max(caplen),
+            data_start: self.start + PCAP_RECORD_HEADER_LEN,
+            data_len: caplen as usize,
+            interface: 0,
+            direction: None,
+        };
+        self.start += total;
+        Ok(Some(l))
+    }
+
+    fn next_pcapng(&mut self) -> Result<Option<Located>, CaptureError> {
+        loop {
+            let avail = self.fill(12)?;
+            if avail == 0 {
+                return Ok(None);
+            }
+            if avail < 8 {
+                return Err(self.truncated_err());
+            }
+            let Format::Pcapng { mut endian } = self.format else {
+                return Ok(None);
+            };
+            let head = &self.storage.bytes()[self.start..self.end];
+            let btype = get_u32(endian, head, 0).unwrap_or(0);
+            if btype == BLOCK_SHB {
+                if avail < 12 {
+                    return Err(self.truncated_err());
+                }
+                endian = match get_u32(Endian::Big, head, 8).unwrap_or(0) {
+                    BYTE_ORDER_MAGIC => Endian::Big,
+                    m if m == BYTE_ORDER_MAGIC.swap_bytes() => Endian::Little,
+                    m => return Err(self.bad(format!("bad pcapng byte-order magic 0x{m:08x}"))),
+                };
+                self.format = Format::Pcapng { endian };
+            }
+            let head = &self.storage.bytes()[self.start..self.end];
+            let blen = get_u32(endian, head, 4).unwrap_or(0) as usize;
+            if blen < 12 || blen % 4 != 0 {
+                return Err(self.bad(format!("pcapng block length {blen} is invalid")));
+            }
+            let known = matches!(
+                btype,
+                BLOCK_SHB | BLOCK_IDB | BLOCK_PB | BLOCK_SPB | BLOCK_EPB
+            );
+            if !known {
+                if !self.skip(blen as u64)? {
+                    return Err(self.truncated_err());
+                }
+                continue;
+            }
+            if blen > MAX_BUFFERED_BLOCK {
+                return Err(self.bad(format!(
+                    "pcapng block of type {btype} is {blen} bytes, over the limit of {MAX_BUFFERED_BLOCK}"
+                )));
+            }
+            if self.fill(blen)? < blen {
+                return Err(self.truncated_err());
+            }
+            let block = &self.storage.bytes()[self.start..self.start + blen];
+            let trailer = get_u32(endian, block, blen - 4).unwrap_or(0) as usize;
+            if trailer != blen {
+                return Err(self.bad(format!(
+                    "pcapng block length {blen} does not match its trailing copy {trailer}"
+                )));
+            }
+            let body_start = self.start + 8;
+            let body_len = blen - 12;
+            let found = match btype {
+                BLOCK_SHB => {
+                    self.section_header(endian, body_start, body_len)?;
+                    None
+                }
+                BLOCK_IDB => {
+                    self.interface_block(endian, body_start, body_len)?;
+                    None
+                }
+                BLOCK_EPB => Some(self.packet_block(endian, body_start, body_len, true)?),
+                BLOCK_PB => Some(self.packet_block(endian, body_start, body_len, false)?),
+                _ => Some(self.simple_packet_block(endian, body_start, body_len)?),
+            };
+            self.start += blen;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+    }
+
+    fn section_header(
+        &mut self,
+        endian: Endian,
+        at: usize,
+        len: usize,
+    ) -> Result<(), CaptureError> {
+        let body = &self.storage.bytes()[at..at + len];
+        let major = get_u16(endian, body, 4);
+        if major != Some(1) {
+            return Err(self.bad(format!(
+                "unsupported pcapng version {}",
+                major.map_or_else(|| "(missing)".to_owned(), |m| m.to_string())
+            )));
+        }
+        self.section_base = self.interfaces.len();
+        Ok(())
+    }
+
+    fn interface_block(
+        &mut self,
+        endian: Endian,
+        at: usize,
+        len: usize,
+    ) -> Result<(), CaptureError> {
+        let body = &self.storage.bytes()[at..at + len];
+        let (Some(linktype), Some(snaplen)) = (get_u16(endian, body, 0), get_u32(endian, body, 4))
+        else {
+            return Err(self.bad("pcapng interface description block too short"));
+        };
+        let mut name = None;
+        let mut scale = TsScale::DEFAULT;
+        for (code, value) in Options::new(endian, body.get(8..).unwrap_or(&[])) {
+            match code {
+                OPT_IF_NAME => {
+                    let v = value.strip_suffix(&[0]).unwrap_or(value);
+                    if v.len() <= MAX_NAME_LEN {
+                        name = std::str::from_utf8(v).ok().map(str::to_owned);
+                    }
+                }
+                OPT_IF_TSRESOL => {
+                    if let Some(&r) = value.first() {
+                        scale.resol = r;
+                    }
+                }
+                OPT_IF_TSOFFSET => {
+                    if let Ok(b) = <[u8; 8]>::try_from(value) {
+                        scale.offset_secs = match endian {
+                            Endian::Little => i64::from_le_bytes(b),
+                            Endian::Big => i64::from_be_bytes(b),
+                        };
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.interfaces.len() >= MAX_INTERFACES {
+            return Err(self.bad(format!("more than {MAX_INTERFACES} interface descriptions")));
+        }
+        self.interfaces.push(InterfaceInfo {
+            linktype,
+            name,
+            snaplen,
+        });
+        self.scales.push(scale);
+        Ok(())
+    }
+
+    /// An Enhanced Packet Block (`enhanced`) or an obsolete Packet Block.
+    fn packet_block(
+        &self,
+        endian: Endian,
+        at: usize,
+        len: usize,
+        enhanced: bool,
+    ) -> Result<Located, CaptureError> {
+        let body = &self.storage.bytes()[at..at + len];
+        let local = if enhanced {
+            get_u32(endian, body, 0)
+        } else {
+            get_u16(endian, body, 0).map(u32::from)
+        };
+        let (Some(local), Some(ts_hi), Some(ts_lo), Some(caplen), Some(orig_len)) = (
+            local,
+            get_u32(endian, body, 4),
+            get_u32(endian, body, 8),
+            get_u32(endian, body, 12),
+            get_u32(endian, body, 16),
+        ) else {
+            return Err(self.bad("pcapng packet block too short"));
+        };
+        if caplen > MAX_CAPLEN {
+            return Err(self.bad(format!(
+                "captured length {caplen} exceeds the limit of {MAX_CAPLEN} bytes"
+            )));
+        }
+        let data_len = caplen as usize;
+        let data_end = 20 + pad4(data_len);
+        if data_end > len {
+            return Err(self.bad(format!(
+                "captured length {caplen} overruns its {} byte block",
+                len + 12
+            )));
+        }
+        let (interface, scale) = self.resolve_interface(local)?;
+        let mut direction = None;
+        for (code, value) in Options::new(endian, &body[data_end..]) {
+            if code == OPT_EPB_FLAGS {
+                if let Some(flags) = get_u32(endian, value, 0) {
+                    direction = CapturedDirection::from_epb_flags(flags);
+                }
+            }
+        }
+        let ts = (u64::from(ts_hi) << 32) | u64::from(ts_lo);
+        Ok(Located {
+            ts_nanos: scale.to_nanos(ts),
+            orig_len: orig_len.max(caplen),
+            data_start: at + 20,
+            data_len,
+            interface,
+            direction,
+        })
+    }
+
+    fn simple_packet_block(
+        &self,
+        endian: Endian,
+        at: usize,
+        len: usize,
+    ) -> Result<Located, CaptureError> {
+        let body = &self.storage.bytes()[at..at + len];
+        let Some(orig_len) = get_u32(endian, body, 0) else {
+            return Err(self.bad("pcapng simple packet block too short"));
+        };
+        let (interface, _) = self.resolve_interface(0)?;
+        let snaplen = self
+            .interfaces
+            .get(interface as usize)
+            .map_or(0, |i| i.snaplen);
+        let mut caplen = (len - 4).min(orig_len as usize);
+        if snaplen != 0 {
+            caplen = caplen.min(snaplen as usize);
+        }
+        Ok(Located {
+            ts_nanos: 0,
+            orig_len: orig_len.max(caplen as u32),
+            data_start: at + 4,
+            data_len: caplen,
+            interface,
+            direction: None,
+        })
+    }
+
+    /// Maps a section-local interface id to the global index and its scale.
+    fn resolve_interface(&self, local: u32) -> Result<(u32, TsScale), CaptureError> {
+        let global = self.section_base.saturating_add(local as usize);
+        match self.scales.get(global) {
+            Some(&s) => Ok((global as u32, s)),
+            None => Err(self.bad(format!(
+                "packet refers to interface {local}, which this section has not described"
+            ))),
+        }
+    }
+}
+
+/// Iterates pcapng options `(code, value)` until `opt_endofopt` or the end
+/// of the slice; a value that overruns the slice ends the iteration.
+struct Options<'a> {
+    endian: Endian,
+    rest: &'a [u8],
+}
+
+impl<'a> Options<'a> {
+    fn new(endian: Endian, rest: &'a [u8]) -> Self {
+        Self { endian, rest }
+    }
+}
+
+impl<'a> Iterator for Options<'a> {
+    type Item = (u16, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let code = get_u16(self.endian, self.rest, 0)?;
+        let len = get_u16(self.endian, self.rest, 2)? as usize;
+        if code == OPT_END {
+            self.rest = &[];
+            return None;
+        }
+        let value = self.rest.get(4..4 + len)?;
+        self.rest = self.rest.get(4 + pad4(len)..).unwrap_or(&[]);
+        Some((code, value))
+    }
+}

@@ -1,0 +1,726 @@
+//! Reader and writer tests: round trips, hand-built files in both byte
+//! orders, truncation, garbage, and tshark reading our output.
+
+use std::io::Cursor;
+use std::process::Command;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn frame(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// Owned copy of a record, for comparing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owned {
+    ts: u64,
+    orig: u32,
+    data: Vec<u8>,
+    iface: u32,
+    dir: Option<CapturedDirection>,
+}
+
+type ReadResult = (Vec<Owned>, Option<CaptureError>, Vec<InterfaceInfo>);
+
+/// Reads `bytes` both as a stream (through a reader that hands out 7
+/// bytes at a time, to exercise refilling) and from memory; both ways
+/// must agree.
+fn read_all(bytes: &[u8]) -> ReadResult {
+    let streamed = match CaptureReader::new(Dribble(Cursor::new(bytes)), "mem") {
+        Ok(r) => drain(r),
+        Err(e) => (Vec::new(), Some(e), Vec::new()),
+    };
+    let whole = match CaptureReader::from_bytes(bytes.to_vec(), "mem") {
+        Ok(r) => drain(r),
+        Err(e) => (Vec::new(), Some(e), Vec::new()),
+    };
+    assert_eq!(streamed.0, whole.0);
+    assert_eq!(streamed.2, whole.2);
+    assert_eq!(
+        streamed.1.as_ref().map(ToString::to_string),
+        whole.1.as_ref().map(ToString::to_string)
+    );
+    streamed
+}
+
+/// A reader that returns at most 7 bytes per call.
+struct Dribble<R>(R);
+
+impl<R: std::io::Read> std::io::Read for Dribble<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(7);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+fn drain<R: std::io::Read>(mut r: CaptureReader<R>) -> ReadResult {
+    let mut out = Vec::new();
+    let mut err = None;
+    loop {
+        match r.next_record() {
+            Ok(Some(rec)) => out.push(Owned {
+                ts: rec.ts_nanos,
+                orig: rec.orig_len,
+                data: rec.data.to_vec(),
+                iface: rec.interface,
+                dir: rec.direction,
+            }),
+            Ok(None) => break,
+            Err(e) => {
+                err = Some(e);
+                // A second call after an error must be a clean end.
+                assert!(matches!(r.next_record(), Ok(None)));
+                break;
+            }
+        }
+    }
+    (out, err, r.interfaces().to_vec())
+}
+
+fn write_all(cfg: DumpConfig, ifaces: &[Option<&str>], recs: &[Owned]) -> Vec<u8> {
+    let mut w = DumpWriter::new(Vec::new(), "mem", cfg).unwrap();
+    for name in ifaces {
+        w.add_interface(*name, LINKTYPE_ETHERNET).unwrap();
+    }
+    for r in recs {
+        w.write(&CaptureRecord {
+            ts_nanos: r.ts,
+            orig_len: r.orig,
+            data: &r.data,
+            interface: r.iface,
+            direction: r.dir,
+        })
+        .unwrap();
+    }
+    let n = w.bytes_written();
+    let out = w.finish().unwrap();
+    assert_eq!(out.len() as u64, n);
+    out
+}
+
+fn sample(ifaces: u32, dirs: bool) -> Vec<Owned> {
+    (0..40u32)
+        .map(|i| Owned {
+            ts: 1_700_000_000_123_456_789 + u64::from(i) * 1_000_001_001,
+            orig: 60 + i * 37,
+            data: frame(60 + (i * 37) as usize, i as u8),
+            iface: i % ifaces,
+            dir: if dirs {
+                [
+                    None,
+                    Some(CapturedDirection::Inbound),
+                    Some(CapturedDirection::Outbound),
+                ][(i % 3) as usize]
+            } else {
+                None
+            },
+        })
+        .collect()
+}
+
+#[test]
+fn pcap_micro_round_trip_truncates_timestamps_to_microseconds() {
+    let recs = sample(1, false);
+    let bytes = write_all(DumpConfig::new(DumpFormat::Pcap), &[], &recs);
+    assert_eq!(&bytes[0..4], &0xa1b2c3d4u32.to_le_bytes());
+    let (got, err, ifaces) = read_all(&bytes);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(
+        ifaces,
+        vec![InterfaceInfo {
+            linktype: 1,
+            name: None,
+            snaplen: DEFAULT_SNAPLEN
+        }]
+    );
+    let want: Vec<Owned> = recs
+        .iter()
+        .map(|r| Owned {
+            ts: r.ts / 1000 * 1000,
+            ..r.clone()
+        })
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn pcap_nano_round_trip_is_exact() {
+    let recs = sample(1, false);
+    let cfg = DumpConfig {
+        pcap_resolution: TsResolution::Nano,
+        ..DumpConfig::default()
+    };
+    let bytes = write_all(cfg, &[], &recs);
+    assert_eq!(&bytes[0..4], &0xa1b23c4du32.to_le_bytes());
+    let (got, err, _) = read_all(&bytes);
+    assert!(err.is_none());
+    assert_eq!(got, recs);
+}
+
+#[test]
+fn pcapng_two_interfaces_and_directions_round_trip() {
+    let recs = sample(2, true);
+    let bytes = write_all(
+        DumpConfig::new(DumpFormat::Pcapng),
+        &[Some("Internet"), Some("LAN")],
+        &recs,
+    );
+    let mut r = CaptureReader::new(Cursor::new(&bytes), "mem").unwrap();
+    assert_eq!(r.format(), DumpFormat::Pcapng);
+    drop(r.next_record());
+    let (got, err, ifaces) = read_all(&bytes);
+    assert!(err.is_none());
+    assert_eq!(got, recs);
+    assert_eq!(ifaces.len(), 2);
+    assert_eq!(ifaces[0].name.as_deref(), Some("Internet"));
+    assert_eq!(ifaces[1].name.as_deref(), Some("LAN"));
+}
+
+#[test]
+fn writer_snaplen_cuts_data_and_keeps_orig_len() {
+    let recs = vec![Owned {
+        ts: 5,
+        orig: 1500,
+        data: frame(1000, 1),
+        iface: 0,
+        dir: None,
+    }];
+    for format in [DumpFormat::Pcap, DumpFormat::Pcapng] {
+        let cfg = DumpConfig {
+            format,
+            snaplen: 96,
+            pcap_resolution: TsResolution::Nano,
+            ..DumpConfig::default()
+        };
+        let (got, err, ifaces) = read_all(&write_all(cfg, &[], &recs));
+        assert!(err.is_none());
+        assert_eq!(ifaces[0].snaplen, 96);
+        assert_eq!(got[0].data, recs[0].data[..96]);
+        assert_eq!(got[0].orig, 1500);
+    }
+}
+
+#[test]
+fn writer_rejects_unknown_interface_and_pcap_linktype_mismatch() {
+    let mut w = DumpWriter::new(Vec::new(), "x", DumpConfig::new(DumpFormat::Pcapng)).unwrap();
+    w.add_interface(Some("a"), 1).unwrap();
+    let rec = CaptureRecord {
+        ts_nanos: 0,
+        orig_len: 4,
+        data: &[1, 2, 3, 4],
+        interface: 1,
+        direction: None,
+    };
+    assert!(matches!(
+        w.write(&rec),
+        Err(CaptureError::UnknownInterface {
+            interface: 1,
+            registered: 1,
+            ..
+        })
+    ));
+    let mut p = DumpWriter::new(Vec::new(), "x", DumpConfig::default()).unwrap();
+    assert!(matches!(
+        p.add_interface(None, 105),
+        Err(CaptureError::LinktypeMismatch {
+            existing: 1,
+            requested: 105,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn writing_to_a_full_disk_is_an_error() {
+    let Ok(mut w) = DumpWriter::create("/dev/full", DumpConfig::default()) else {
+        println!("/dev/full not available; skipping");
+        return;
+    };
+    let data = frame(1500, 0);
+    let rec = CaptureRecord {
+        ts_nanos: 0,
+        orig_len: 1500,
+        data: &data,
+        interface: 0,
+        direction: None,
+    };
+    let mut failed = false;
+    for _ in 0..2000 {
+        if let Err(e) = w.write(&rec) {
+            assert!(matches!(e, CaptureError::Write { .. }), "{e}");
+            failed = true;
+            break;
+        }
+    }
+    assert!(failed || w.finish().is_err());
+}
+
+/// Builds a classic pcap in either byte order by hand.
+fn hand_pcap(big: bool, nanos: bool, recs: &[(u32, u32, &[u8], u32)]) -> Vec<u8> {
+    let u32b = |v: u32| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let u16b = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut b = Vec::new();
+    b.extend(u32b(if nanos { 0xa1b23c4d } else { 0xa1b2c3d4 }));
+    b.extend(u16b(2));
+    b.extend(u16b(4));
+    b.extend([0; 8]);
+    b.extend(u32b(65535));
+    b.extend(u32b(1));
+    for (sec, frac, data, orig) in recs {
+        b.extend(u32b(*sec));
+        b.extend(u32b(*frac));
+        b.extend(u32b(data.len() as u32));
+        b.extend(u32b(*orig));
+        b.extend(*data);
+    }
+    b
+}
+
+#[test]
+fn big_endian_and_little_endian_pcap_read_the_same() {
+    let d1 = frame(70, 3);
+    let d2 = frame(64, 9);
+    let recs: [(u32, u32, &[u8], u32); 2] = [
+        (1_600_000_000, 250_000, &d1, 70),
+        (1_600_000_001, 999_999, &d2, 10),
+    ];
+    for nanos in [false, true] {
+        let (be, e1, i1) = read_all(&hand_pcap(true, nanos, &recs));
+        let (le, e2, _) = read_all(&hand_pcap(false, nanos, &recs));
+        assert!(e1.is_none() && e2.is_none());
+        assert_eq!(be, le);
+        assert_eq!(i1[0].snaplen, 65535);
+        let mul = if nanos { 1 } else { 1000 };
+        assert_eq!(be[0].ts, 1_600_000_000_000_000_000 + 250_000 * mul);
+        assert_eq!(be[1].ts, 1_600_000_001_000_000_000 + 999_999 * mul);
+        assert_eq!(be[0].data, d1);
+        // orig_len smaller than caplen is raised to caplen.
+        assert_eq!(be[1].orig, 64);
+    }
+}
+
+/// Hand-built big-endian pcapng: two sections, microsecond and 2^-10
+/// resolutions, an unknown block, an SPB, an obsolete PB.
+#[test]
+fn big_endian_pcapng_with_sections_resolutions_and_block_kinds() {
+    fn block(b: &mut Vec<u8>, btype: u32, body: &[u8]) {
+        let len = 12 + body.len().div_ceil(4) * 4;
+        b.extend(btype.to_be_bytes());
+        b.extend((len as u32).to_be_bytes());
+        b.extend(body);
+        b.extend(std::iter::repeat_n(0, len - 12 - body.len()));
+        b.extend((len as u32).to_be_bytes());
+    }
+    fn shb() -> Vec<u8> {
+        let mut s = Vec::new();
+        s.extend(0x1a2b3c4du32.to_be_bytes());
+        s.extend(1u16.to_be_bytes());
+        s.extend(0u16.to_be_bytes());
+        s.extend(u64::MAX.to_be_bytes());
+        s
+    }
+    fn idb(name: &str, resol: u8, snap: u32) -> Vec<u8> {
+        let mut s = Vec::new();
+        s.extend(1u16.to_be_bytes());
+        s.extend([0, 0]);
+        s.extend(snap.to_be_bytes());
+        s.extend(2u16.to_be_bytes());
+        s.extend((name.len() as u16).to_be_bytes());
+        s.extend(name.as_bytes());
+        s.extend(std::iter::repeat_n(
+            0,
+            name.len().div_ceil(4) * 4 - name.len(),
+        ));
+        s.extend(9u16.to_be_bytes());
+        s.extend(1u16.to_be_bytes());
+        s.extend([resol, 0, 0, 0]);
+        s.extend([0, 0, 0, 0]);
+        s
+    }
+    fn epb(iface: u32, ts: u64, data: &[u8], flags: Option<u32>) -> Vec<u8> {
+        let mut s = Vec::new();
+        s.extend(iface.to_be_bytes());
+        s.extend(((ts >> 32) as u32).to_be_bytes());
+        s.extend((ts as u32).to_be_bytes());
+        s.extend((data.len() as u32).to_be_bytes());
+        s.extend((data.len() as u32 + 100).to_be_bytes());
+        s.extend(data);
+        s.extend(std::iter::repeat_n(
+            0,
+            data.len().div_ceil(4) * 4 - data.len(),
+        ));
+        if let Some(f) = flags {
+            s.extend(2u16.to_be_bytes());
+            s.extend(4u16.to_be_bytes());
+            s.extend(f.to_be_bytes());
+            s.extend([0, 0, 0, 0]);
+        }
+        s
+    }
+    let d = frame(61, 7);
+    let mut b = Vec::new();
+    block(&mut b, 0x0a0d0d0a, &shb());
+    block(&mut b, 1, &idb("eth0", 6, 0));
+    block(&mut b, 1, &idb("wlan0", 0x8a, 0));
+    block(&mut b, 0x0bad, &[1, 2, 3, 4, 5]);
+    block(&mut b, 6, &epb(1, 3 * 1024, &d, Some(0b10)));
+    block(&mut b, 6, &epb(0, 1_500_000, &d, Some(0b01)));
+    // Second section: interface ids restart at 0 there.
+    block(&mut b, 0x0a0d0d0a, &shb());
+    block(&mut b, 1, &idb("LAN", 9, 32));
+    block(&mut b, 6, &epb(0, 77, &d, Some(0b11)));
+    let mut spb = (61u32).to_be_bytes().to_vec();
+    spb.extend(&d);
+    block(&mut b, 3, &spb);
+    let mut pb = Vec::new();
+    pb.extend(0u16.to_be_bytes());
+    pb.extend(0u16.to_be_bytes());
+    pb.extend(epb(0, 5, &d, Some(1))[4..].iter());
+    block(&mut b, 2, &pb);
+
+    let (got, err, ifaces) = read_all(&b);
+    assert!(err.is_none(), "{err:?}");
+    let names: Vec<_> = ifaces.iter().map(|i| i.name.clone().unwrap()).collect();
+    assert_eq!(names, ["eth0", "wlan0", "LAN"]);
+    let summary: Vec<_> = got
+        .iter()
+        .map(|r| (r.ts, r.iface, r.dir, r.data.len(), r.orig))
+        .collect();
+    use CapturedDirection::*;
+    assert_eq!(
+        summary,
+        vec![
+            (3_000_000_000, 1, Some(Outbound), 61, 161),
+            (1_500_000_000, 0, Some(Inbound), 61, 161),
+            (77, 2, None, 61, 161),
+            // SPB: no timestamp, cut to the interface snaplen 32.
+            (0, 2, None, 32, 61),
+            (5, 2, Some(Inbound), 61, 161),
+        ]
+    );
+}
+
+#[test]
+fn truncated_files_yield_complete_records_then_truncation() {
+    let recs = sample(2, true);
+    for format in [DumpFormat::Pcap, DumpFormat::Pcapng] {
+        let ifaces: &[Option<&str>] = if format == DumpFormat::Pcapng {
+            &[Some("a"), Some("b")]
+        } else {
+            &[]
+        };
+        let cfg = DumpConfig {
+            format,
+            pcap_resolution: TsResolution::Nano,
+            ..DumpConfig::default()
+        };
+        let recs: Vec<Owned> = if format == DumpFormat::Pcap {
+            recs.iter()
+                .map(|r| Owned {
+                    iface: 0,
+                    dir: None,
+                    ..r.clone()
+                })
+                .collect()
+        } else {
+            recs.clone()
+        };
+        let full = write_all(cfg, ifaces, &recs);
+        // Cut in the middle of the 11th record's data; the writer is
+        // deterministic, so a 10-record file ends where record 11 starts.
+        let cut_at = write_all(cfg, ifaces, &recs[..10]).len() + 30;
+        let (got, err, _) = read_all(&full[..cut_at]);
+        assert_eq!(got, recs[..10], "{format}");
+        match err {
+            Some(CaptureError::Truncated {
+                packets: 10,
+                offset,
+                ..
+            }) => assert_eq!(offset as usize, cut_at - 30),
+            other => panic!("{format}: expected truncation, got {other:?}"),
+        }
+        // Cut inside a record header too.
+        let (got, err, _) = read_all(&full[..cut_at - 27]);
+        assert_eq!(got.len(), 10);
+        assert!(matches!(
+            err,
+            Some(CaptureError::Truncated { packets: 10, .. })
+        ));
+        // Cut inside the file header.
+        let (got, err, _) = read_all(&full[..13]);
+        assert!(got.is_empty());
+        assert!(
+            matches!(err, Some(CaptureError::Truncated { packets: 0, .. })),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn garbage_and_empty_inputs_get_clear_errors() {
+    let (_, err, _) = read_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let err = err.unwrap();
+    assert!(matches!(
+        err,
+        CaptureError::NotACapture {
+            magic: 0x47455420,
+            ..
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        "mem: not a pcap or pcapng file (magic 0x47455420)"
+    );
+    let (_, err, _) = read_all(b"");
+    assert_eq!(
+        err.unwrap().to_string(),
+        "mem: empty file, not a pcap or pcapng file"
+    );
+    let (_, err, _) = read_all(b"\x0a\x0d");
+    assert!(matches!(
+        err,
+        Some(CaptureError::NotACapture {
+            magic: 0x0a0d0000,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn oversized_caplen_is_a_bad_record() {
+    let mut b = hand_pcap(false, false, &[]);
+    b.extend(0u32.to_le_bytes());
+    b.extend(0u32.to_le_bytes());
+    b.extend(0x4000_0000u32.to_le_bytes());
+    b.extend(0x4000_0000u32.to_le_bytes());
+    let (_, err, _) = read_all(&b);
+    match err {
+        Some(e @ CaptureError::BadRecord { offset: 24, .. }) => {
+            assert!(
+                e.to_string().contains("captured length 1073741824 exceeds"),
+                "{e}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn dump_format_parses_and_displays() {
+    assert_eq!("pcap".parse::<DumpFormat>().unwrap(), DumpFormat::Pcap);
+    assert_eq!("PCAPNG".parse::<DumpFormat>().unwrap(), DumpFormat::Pcapng);
+    assert!("pcap-ng".parse::<DumpFormat>().is_err());
+    assert_eq!(DumpFormat::Pcapng.to_string(), "pcapng");
+}
+
+/// Runs tshark over `path` and returns one line of tab-separated fields per
+/// frame, or `None` (with a notice) if tshark is not installed.
+fn tshark_fields(path: &std::path::Path) -> Option<Vec<String>> {
+    let out = match Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(path)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "frame.interface_name",
+            "-e",
+            "frame.packet_flags_direction",
+            "-e",
+            "frame.len",
+            "-e",
+            "frame.cap_len",
+        ])
+        .output()
+    {
+        Ok(o) => o,
+        Err(_) => {
+            println!("NOTICE: tshark not installed; skipping the tshark check");
+            return None;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+#[test]
+fn tshark_reads_our_pcap_and_pcapng() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs: Vec<Owned> = (0..6u32)
+        .map(|i| Owned {
+            ts: 1_700_000_000_000_000_000 + u64::from(i) * 1000,
+            orig: 100 + i,
+            data: frame(100 + i as usize, 0),
+            iface: i % 2,
+            dir: [
+                Some(CapturedDirection::Inbound),
+                Some(CapturedDirection::Outbound),
+                None,
+            ][(i % 3) as usize],
+        })
+        .collect();
+    let ng = dir.path().join("t.pcapng");
+    let mut w = DumpWriter::create(
+        &ng,
+        DumpConfig {
+            format: DumpFormat::Pcapng,
+            snaplen: 102,
+            ..DumpConfig::default()
+        },
+    )
+    .unwrap();
+    w.add_interface(Some("Internet"), 1).unwrap();
+    w.add_interface(Some("LAN"), 1).unwrap();
+    for r in &recs {
+        w.write(&CaptureRecord {
+            ts_nanos: r.ts,
+            orig_len: r.orig,
+            data: &r.data,
+            interface: r.iface,
+            direction: r.dir,
+        })
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let Some(lines) = tshark_fields(&ng) else {
+        return;
+    };
+    assert_eq!(
+        lines,
+        [
+            "1\tInternet\t0x00000001\t100\t100",
+            "2\tLAN\t0x00000002\t101\t101",
+            "3\tInternet\t\t102\t102",
+            "4\tLAN\t0x00000001\t103\t102",
+            "5\tInternet\t0x00000002\t104\t102",
+            "6\tLAN\t\t105\t102",
+        ]
+    );
+
+    let p = dir.path().join("t.pcap");
+    let mut w = DumpWriter::create(
+        &p,
+        DumpConfig {
+            snaplen: 102,
+            ..DumpConfig::default()
+        },
+    )
+    .unwrap();
+    for r in &recs {
+        w.write(&CaptureRecord {
+            ts_nanos: r.ts,
+            orig_len: r.orig,
+            data: &r.data,
+            interface: 0,
+            direction: r.dir,
+        })
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let lines = tshark_fields(&p).unwrap();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0], "1\t\t\t100\t100");
+    assert_eq!(lines[5], "6\t\t\t105\t102");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reading_arbitrary_bytes_never_panics(body in proptest::collection::vec(any::<u8>(), 0..600), prefix in 0usize..4) {
+        let mut bytes = match prefix {
+            0 => Vec::new(),
+            1 => hand_pcap(false, false, &[]),
+            2 => hand_pcap(true, true, &[]),
+            _ => write_all(DumpConfig::new(DumpFormat::Pcapng), &[Some("x")], &[]),
+        };
+        bytes.extend(body);
+        let (recs, _, _) = read_all(&bytes);
+        for r in recs {
+            prop_assert!(r.data.len() as u32 <= r.orig);
+        }
+    }
+
+    #[test]
+    fn mutated_pcapng_never_panics(flips in proptest::collection::vec((0usize..400, any::<u8>()), 1..8)) {
+        let mut bytes = write_all(DumpConfig::new(DumpFormat::Pcapng), &[Some("Internet"), Some("LAN")], &sample(2, true)[..4]);
+        for (at, v) in flips {
+            let n = bytes.len();
+            bytes[at % n] = v;
+        }
+        let _ = read_all(&bytes);
+    }
+}
+
+#[test]
+fn huge_unknown_pcapng_blocks_are_skipped_in_chunks() {
+    let recs = sample(1, true);
+    let cfg = DumpConfig::new(DumpFormat::Pcapng);
+    let head_len = write_all(cfg, &[Some("x")], &[]).len();
+    let full = write_all(cfg, &[Some("x")], &recs[..2]);
+    let big = 3 << 20;
+    let mut b = full[..head_len].to_vec();
+    b.extend(0x0000_0bad_u32.to_le_bytes());
+    b.extend((big as u32).to_le_bytes());
+    b.extend(std::iter::repeat_n(0xee, big - 12));
+    b.extend((big as u32).to_le_bytes());
+    b.extend(&full[head_len..]);
+    let (got, err, _) = read_all(&b);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(got, recs[..2]);
+    // The same block cut short is a truncation, not an error or a hang.
+    let (got, err, _) = read_all(&b[..head_len + big / 2]);
+    assert!(got.is_empty());
+    assert!(matches!(
+        err,
+        Some(CaptureError::Truncated { packets: 0, .. })
+    ));
+}
+
+#[test]
+fn interface_descriptions_are_bounded() {
+    let cfg = DumpConfig::new(DumpFormat::Pcapng);
+    let mut w = DumpWriter::new(Vec::new(), "mem", cfg).unwrap();
+    for _ in 0..1025 {
+        w.add_interface(Some("eth"), 1).unwrap();
+    }
+    let (_, err, _) = read_all(&w.finish().unwrap());
+    match err {
+        Some(e @ CaptureError::BadRecord { .. }) => {
+            assert!(
+                e.to_string()
+                    .contains("more than 1024 interface descriptions"),
+                "{e}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,338 @@
+//! [`DumpWriter`]: pcap and pcapng output through one large buffer.
+//!
+//! pcapng output is always little-endian, one section, with
+//! `shb_userappl` "ferrocap", one IDB per registered interface (`if_name`
+//! when known, `if_tsresol` 9 = nanoseconds) and EPBs carrying `epb_flags`
+//! when the direction is known. pcap output uses microsecond timestamps
+//! unless [`TsResolution::Nano`] is asked for, because every pcap reader
+//! understands the microsecond magic.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use super::{CaptureError, CaptureRecord, DumpFormat, DEFAULT_SNAPLEN, LINKTYPE_ETHERNET};
+
+const BUFFER_SIZE: usize = 1 << 20;
+const USER_APPL: &str = "ferrocap";
+
+/// Timestamp resolution of pcap output (pcapng output is always
+/// nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TsResolution {
+    /// Microseconds (magic `a1b2c3d4`), readable by every pcap tool. The default.
+    #[default]
+    Micro,
+    /// Nanoseconds (magic `a1b23c4d`).
+    Nano,
+}
+
+/// How a [`DumpWriter`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DumpConfig {
+    /// Output format. Default: [`DumpFormat::Pcap`].
+    pub format: DumpFormat,
+    /// Packets longer than this are cut (their original length is kept).
+    /// Default: [`DEFAULT_SNAPLEN`] (262144). 0 is treated as the default.
+    pub snaplen: u32,
+    /// Link type of the file (pcap) or of interfaces registered without
+    /// one. Default: [`LINKTYPE_ETHERNET`].
+    pub linktype: u16,
+    /// Timestamp resolution for pcap output. Default: [`TsResolution::Micro`].
+    pub pcap_resolution: TsResolution,
+}
+
+impl Default for DumpConfig {
+    fn default() -> Self {
+        Self {
+            format: DumpFormat::Pcap,
+            snaplen: DEFAULT_SNAPLEN,
+            linktype: LINKTYPE_ETHERNET,
+            pcap_resolution: TsResolution::Micro,
+        }
+    }
+}
+
+impl DumpConfig {
+    /// The default configuration with the given format.
+    pub fn new(format: DumpFormat) -> Self {
+        Self {
+            format,
+            ..Self::default()
+        }
+    }
+}
+
+/// Writes packets to a pcap or pcapng file.
+///
+/// Interfaces: for pcapng each [`DumpWriter::add_interface`] writes an IDB
+/// and returns its index; a record's `interface` must be one of them. If a
+/// packet is written before any interface is registered, interface 0 is
+/// registered unnamed with the configured link type. pcap has no
+/// interfaces: registered indices are accepted and collapse into the one
+/// stream, and the direction is dropped.
+///
+/// Dropping the writer without [`DumpWriter::finish`] flushes on a best-effort
+/// basis and loses any error; call `finish` to learn of it.
+pub struct DumpWriter<W: Write> {
+    out: BufWriter<W>,
+    file: String,
+    cfg: DumpConfig,
+    interfaces: u32,
+    bytes: u64,
+    packets: u64,
+}
+
+impl DumpWriter<File> {
+    /// Creates (or truncates) `path` and writes the file header.
+    pub fn create(path: impl AsRef<Path>, cfg: DumpConfig) -> Result<Self, CaptureError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let file = File::create(path).map_err(|cause| CaptureError::Write {
+            file: name.clone(),
+            cause,
+        })?;
+        Self::new(file, name, cfg)
+    }
+}
+
+impl<W: Write> DumpWriter<W> {
+    /// Wraps `inner` in a 1 MiB buffer and writes the file header. `name`
+    /// is used in error messages.
+    pub fn new(
+        inner: W,
+        name: impl Into<String>,
+        mut cfg: DumpConfig,
+    ) -> Result<Self, CaptureError> {
+        if cfg.snaplen == 0 {
+            cfg.snaplen = DEFAULT_SNAPLEN;
+        }
+        let mut w = Self {
+            out: BufWriter::with_capacity(BUFFER_SIZE, inner),
+            file: name.into(),
+            cfg,
+            interfaces: 0,
+            bytes: 0,
+            packets: 0,
+        };
+        match cfg.format {
+            DumpFormat::Pcap => {
+                let magic: u32 = match cfg.pcap_resolution {
+                    TsResolution::Micro => 0xa1b2_c3d4,
+                    TsResolution::Nano => 0xa1b2_3c4d,
+                };
+                let mut h = [0u8; 24];
+                h[0..4].copy_from_slice(&magic.to_le_bytes());
+                h[4..6].copy_from_slice(&2u16.to_le_bytes());
+                h[6..8].copy_from_slice(&4u16.to_le_bytes());
+                // thiszone and sigfigs stay 0.
+                h[16..20].copy_from_slice(&cfg.snaplen.to_le_bytes());
+                h[20..24].copy_from_slice(&u32::from(cfg.linktype).to_le_bytes());
+                w.put(&h)?;
+            }
+            DumpFormat::Pcapng => {
+                let opt_len = pad4(USER_APPL.len());
+                let blen = 28 + 4 + opt_len + 4;
+                let mut h = [0u8; 28];
+                h[0..4].copy_from_slice(&0x0a0d_0d0au32.to_le_bytes());
+                h[4..8].copy_from_slice(&(blen as u32).to_le_bytes());
+                h[8..12].copy_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+                h[12..14].copy_from_slice(&1u16.to_le_bytes());
+                // minor version 0; section length unknown (-1).
+                h[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+                // 4 = shb_userappl
+                h[24..26].copy_from_slice(&4u16.to_le_bytes());
+                h[26..28].copy_from_slice(&(USER_APPL.len() as u16).to_le_bytes());
+                w.put(&h)?;
+                w.put_padded(USER_APPL.as_bytes())?;
+                w.put(&[0, 0, 0, 0])?;
+                w.put(&(blen as u32).to_le_bytes())?;
+            }
+        }
+        Ok(w)
+    }
+
+    /// The output's name as used in errors.
+    pub fn name(&self) -> &str {
+        &self.file
+    }
+
+    /// The configuration in effect (snaplen 0 replaced by the default).
+    pub fn config(&self) -> &DumpConfig {
+        &self.cfg
+    }
+
+    /// Registers an interface and returns its index. pcapng: writes an IDB
+    /// with `if_name` (when given) and `if_tsresol` 9. pcap: the link type
+    /// must match the file's.
+    pub fn add_interface(
+        &mut self,
+        name: Option<&str>,
+        linktype: u16,
+    ) -> Result<u32, CaptureError> {
+        match self.cfg.format {
+            DumpFormat::Pcap => {
+                if linktype != self.cfg.linktype {
+                    return Err(CaptureError::LinktypeMismatch {
+                        file: self.file.clone(),
+                        existing: self.cfg.linktype,
+                        requested: linktype,
+                    });
+                }
+            }
+            DumpFormat::Pcapng => {
+                // Option values are limited to u16 lengths; cut a silly name
+                // on a character boundary rather than fail.
+                let name = name.map(|n| {
+                    let mut end = n.len().min(1024);
+                    while !n.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    &n[..end]
+                });
+                let name_opt = name.map_or(0, |n| 4 + pad4(n.len()));
+                let blen = 16 + name_opt + 8 + 4 + 4;
+                let mut h = [0u8; 16];
+                h[0..4].copy_from_slice(&1u32.to_le_bytes());
+                h[4..8].copy_from_slice(&(blen as u32).to_le_bytes());
+                h[8..10].copy_from_slice(&linktype.to_le_bytes());
+                h[12..16].copy_from_slice(&self.cfg.snaplen.to_le_bytes());
+                self.put(&h)?;
+                if let Some(n) = name {
+                    let mut o = [0u8; 4];
+                    o[0..2].copy_from_slice(&2u16.to_le_bytes());
+                    o[2..4].copy_from_slice(&(n.len() as u16).to_le_bytes());
+                    self.put(&o)?;
+                    self.put_padded(n.as_bytes())?;
+                }
+                // if_tsresol (9) = 9 (padded), opt_endofopt, trailing length.
+                let mut t = [0u8; 16];
+                t[0..2].copy_from_slice(&9u16.to_le_bytes());
+                t[2..4].copy_from_slice(&1u16.to_le_bytes());
+                t[4] = 9;
+                t[12..16].copy_from_slice(&(blen as u32).to_le_bytes());
+                self.put(&t)?;
+            }
+        }
+        let id = self.interfaces;
+        self.interfaces += 1;
+        Ok(id)
+    }
+
+    /// Writes one packet, cut to the snaplen (the original length is kept,
+    /// and raised to the data length if smaller).
+    pub fn write(&mut self, rec: &CaptureRecord<'_>) -> Result<(), CaptureError> {
+        if self.interfaces == 0 {
+            self.add_interface(None, self.cfg.linktype)?;
+        }
+        if rec.interface >= self.interfaces {
+            return Err(CaptureError::UnknownInterface {
+                file: self.file.clone(),
+                interface: rec.interface,
+                registered: self.interfaces,
+            });
+        }
+        let caplen = rec.data.len().min(self.cfg.snaplen as usize);
+        let data = &rec.data[..caplen];
+        let orig_len = rec
+            .orig_len
+            .max(u32::try_from(rec.data.len()).unwrap_or(u32::MAX));
+        let caplen = caplen as u32;
+        match self.cfg.format {
+            DumpFormat::Pcap => {
+                let secs = u32::try_from(rec.ts_nanos / 1_000_000_000).unwrap_or(u32::MAX);
+                let sub = rec.ts_nanos % 1_000_000_000;
+                let frac = match self.cfg.pcap_resolution {
+                    TsResolution::Micro => sub / 1000,
+                    TsResolution::Nano => sub,
+                } as u32;
+                let mut h = [0u8; 16];
+                h[0..4].copy_from_slice(&secs.to_le_bytes());
+                h[4..8].copy_from_slice(&frac.to_le_bytes());
+                h[8..12].copy_from_slice(&caplen.to_le_bytes());
+                h[12..16].copy_from_slice(&orig_len.to_le_bytes());
+                self.put(&h)?;
+                self.put(data)?;
+            }
+            DumpFormat::Pcapng => {
+                let flags_len = if rec.direction.is_some() { 12 } else { 0 };
+                let blen = 28 + pad4(caplen as usize) + flags_len + 4;
+                let mut h = [0u8; 28];
+                h[0..4].copy_from_slice(&6u32.to_le_bytes());
+                h[4..8].copy_from_slice(&(blen as u32).to_le_bytes());
+                h[8..12].copy_from_slice(&rec.interface.to_le_bytes());
+                h[12..16].copy_from_slice(&((rec.ts_nanos >> 32) as u32).to_le_bytes());
+                h[16..20].copy_from_slice(&(rec.ts_nanos as u32).to_le_bytes());
+                h[20..24].copy_from_slice(&caplen.to_le_bytes());
+                h[24..28].copy_from_slice(&orig_len.to_le_bytes());
+                self.put(&h)?;
+                self.put_padded(data)?;
+                // With a direction: epb_flags (2), length 4, value,
+                // opt_endofopt; then (always) the trailing block length.
+                let mut tail = [0u8; 16];
+                if let Some(dir) = rec.direction {
+                    tail[0..2].copy_from_slice(&2u16.to_le_bytes());
+                    tail[2..4].copy_from_slice(&4u16.to_le_bytes());
+                    tail[4..8].copy_from_slice(&dir.epb_flags().to_le_bytes());
+                }
+                tail[flags_len..flags_len + 4].copy_from_slice(&(blen as u32).to_le_bytes());
+                self.put(&tail[..flags_len + 4])?;
+            }
+        }
+        self.packets += 1;
+        Ok(())
+    }
+
+    /// Bytes handed to the output so far (headers included), whether or
+    /// not they have been flushed yet.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Packets written so far.
+    pub fn packets_written(&self) -> u64 {
+        self.packets
+    }
+
+    /// Writes out the buffer. After `Ok`, the file holds whole records up
+    /// to the last packet written.
+    pub fn flush(&mut self) -> Result<(), CaptureError> {
+        self.out.flush().map_err(|cause| CaptureError::Write {
+            file: self.file.clone(),
+            cause,
+        })
+    }
+
+    /// Flushes and returns the inner writer (a [`File`] is then closed by
+    /// dropping it).
+    pub fn finish(mut self) -> Result<W, CaptureError> {
+        self.flush()?;
+        let file = std::mem::take(&mut self.file);
+        self.out.into_inner().map_err(|e| CaptureError::Write {
+            file,
+            cause: e.into_error(),
+        })
+    }
+
+    fn put(&mut self, b: &[u8]) -> Result<(), CaptureError> {
+        self.out.write_all(b).map_err(|cause| CaptureError::Write {
+            file: self.file.clone(),
+            cause,
+        })?;
+        self.bytes += b.len() as u64;
+        Ok(())
+    }
+
+    fn put_padded(&mut self, b: &[u8]) -> Result<(), CaptureError> {
+        self.put(b)?;
+        let pad = pad4(b.len()) - b.len();
+        if pad > 0 {
+            self.put(&[0u8; 3][..pad])?;
+        }
+        Ok(())
+    }
+}
+
+fn pad4(n: usize) -> usize {
+    (n + 3) & !3
+}
