@@ -151,10 +151,12 @@ impl fmt::Display for MessageId {
     }
 }
 
-/// A broken-down UTC time, as the envelope shows it (no year: the seed's
-/// layout has none).
+/// A broken-down UTC time. The envelope shows it without the year, as the
+/// seed's layout does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CivilTime {
+    /// Year (proleptic Gregorian; not shown in the envelope).
+    pub year: i64,
     /// Month, 1..=12.
     pub month: u8,
     /// Day of the month, 1..=31.
@@ -187,6 +189,7 @@ impl CivilTime {
         let day = doy - (153 * mp + 2) / 5 + 1;
         let month = if mp < 10 { mp + 3 } else { mp - 9 };
         CivilTime {
+            year: yoe + era * 400 + i64::from(month <= 2),
             month: month as u8,
             day: day as u8,
             hour: (rem / 3600) as u8,
@@ -314,17 +317,17 @@ mod tests {
     #[test]
     fn civil_time_table() {
         let table = [
-            (0i64, (1, 1, 0, 0, 0)),
-            (1_694_158_822, (9, 8, 7, 40, 22)), // 2023-09-08 07:40:22
-            (951_782_400, (2, 29, 0, 0, 0)),    // 2000-02-29
-            (1_735_689_599, (12, 31, 23, 59, 59)),
-            (-1, (12, 31, 23, 59, 59)),
+            (0i64, (1970, 1, 1, 0, 0, 0)),
+            (1_694_158_822, (2023, 9, 8, 7, 40, 22)),
+            (951_782_400, (2000, 2, 29, 0, 0, 0)),
+            (1_735_689_599, (2024, 12, 31, 23, 59, 59)),
+            (-1, (1969, 12, 31, 23, 59, 59)),
         ];
-        for (secs, (mo, d, h, mi, s)) in table {
+        for (secs, (y, mo, d, h, mi, s)) in table {
             let t = CivilTime::from_unix(secs);
             assert_eq!(
-                (t.month, t.day, t.hour, t.minute, t.second),
-                (mo, d, h, mi, s),
+                (t.year, t.month, t.day, t.hour, t.minute, t.second),
+                (y, mo, d, h, mi, s),
                 "{secs}"
             );
         }

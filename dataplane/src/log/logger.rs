@@ -209,13 +209,35 @@ impl Sinks {
         }
         self.format_main(shared, time, rec, text);
         if let Err(e) = self.send_line(stream) {
-            self.handle_failure(shared, stream, e);
-            if !self.main_dead && matches!(self.main, MainOutput::Files(_)) {
-                // After a switch to the fallback file, write the record there.
+            let salvage = self.take_unwritten();
+            let lost = 1 + count_lines(&salvage);
+            if self.handle_failure(shared, stream, e, lost) {
+                // Switched to the fallback file: write what was lost there.
+                self.write_salvage(shared, stream, &salvage);
                 self.format_main(shared, time, rec, text);
                 if self.send_line(stream).is_err() {
                     shared.write_errors.fetch_add(1, Ordering::Relaxed);
                 }
+            }
+        }
+    }
+
+    fn take_unwritten(&mut self) -> Vec<u8> {
+        match &mut self.main {
+            MainOutput::Files(f) => f.take_unwritten(),
+            MainOutput::Syslog(_) => Vec::new(),
+        }
+    }
+
+    fn write_salvage(&mut self, shared: &Shared, stream: Stream, salvage: &[u8]) {
+        if salvage.is_empty() {
+            return;
+        }
+        if let MainOutput::Files(f) = &mut self.main {
+            if f.write_raw(stream, salvage).is_err() {
+                shared
+                    .write_errors
+                    .fetch_add(count_lines(salvage), Ordering::Relaxed);
             }
         }
     }
@@ -238,8 +260,10 @@ impl Sinks {
         eprintln!("{line}");
     }
 
-    fn handle_failure(&mut self, shared: &Shared, stream: Stream, err: io::Error) {
-        shared.write_errors.fetch_add(1, Ordering::Relaxed);
+    /// Applies the policy after a failed write that lost `lost` lines.
+    /// Returns true when the output was switched to the fallback file.
+    fn handle_failure(&mut self, shared: &Shared, stream: Stream, err: io::Error, lost: u64) -> bool {
+        shared.write_errors.fetch_add(lost, Ordering::Relaxed);
         let what = self.describe(stream);
         let policy = match &self.on_failure {
             OnFailure::Ignore => "ignore".to_string(),
@@ -251,7 +275,7 @@ impl Sinks {
         let text = catalog::SLOG_WRITE_FAILED.render(&[&what, &err, &policy]);
         self.note_internal(shared, catalog::SLOG_WRITE_FAILED, &text);
         match self.on_failure.clone() {
-            OnFailure::Ignore => {}
+            OnFailure::Ignore => false,
             OnFailure::File(path) => {
                 // One switch only: failures of the fallback are ignored.
                 self.on_failure = OnFailure::Ignore;
@@ -271,10 +295,12 @@ impl Sinks {
                         if self.send_line(Stream::Debug).is_err() {
                             shared.write_errors.fetch_add(1, Ordering::Relaxed);
                         }
+                        true
                     }
                     Err(e) => {
                         let errno = message::errno_text(file!(), line!(), "open", &e);
                         self.note_internal(shared, catalog::KERN_ERRNO, &errno);
+                        false
                     }
                 }
             }
@@ -286,6 +312,7 @@ impl Sinks {
                     m.keep();
                 }
                 shared.raise_fatal(format!("{what}: {err}"));
+                false
             }
         }
     }
@@ -294,7 +321,11 @@ impl Sinks {
         if let MainOutput::Files(f) = &mut self.main {
             if !self.main_dead {
                 if let Err(e) = f.flush() {
-                    self.handle_failure(shared, Stream::Debug, e);
+                    let salvage = f.take_unwritten();
+                    let lost = count_lines(&salvage);
+                    if self.handle_failure(shared, Stream::Debug, e, lost) {
+                        self.write_salvage(shared, Stream::Debug, &salvage);
+                    }
                 }
             }
         }
@@ -303,7 +334,11 @@ impl Sinks {
     fn reopen(&mut self, shared: &Shared) {
         if let MainOutput::Files(f) = &mut self.main {
             if let Err(e) = f.reopen() {
-                self.handle_failure(shared, Stream::Debug, e);
+                let salvage = f.take_unwritten();
+                let lost = count_lines(&salvage);
+                if self.handle_failure(shared, Stream::Debug, e, lost) {
+                    self.write_salvage(shared, Stream::Debug, &salvage);
+                }
                 return;
             }
         }
@@ -321,6 +356,10 @@ impl Sinks {
         self.write(shared, &rec);
         shared.counts[rec.severity.index()].fetch_add(1, Ordering::Relaxed);
     }
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// The handle every thread logs through. Cheap to clone; `Send + Sync`.

@@ -63,6 +63,8 @@ impl SyslogOutput {
 struct LogFile {
     path: PathBuf,
     w: Option<BufWriter<File>>,
+    /// Bytes accepted into the buffer but not written when a write failed.
+    unwritten: Vec<u8>,
 }
 
 impl LogFile {
@@ -70,15 +72,19 @@ impl LogFile {
         let mut f = LogFile {
             path: path.to_path_buf(),
             w: None,
+            unwritten: Vec::new(),
         };
         f.reopen()?;
         Ok(f)
     }
 
     fn reopen(&mut self) -> io::Result<()> {
-        if let Some(mut w) = self.w.take() {
-            let _ = w.flush();
+        if let Some(w) = self.w.as_mut() {
+            if w.flush().is_err() {
+                self.fail();
+            }
         }
+        self.w = None;
         let f = OpenOptions::new()
             .create(true)
             .append(true)
@@ -95,12 +101,30 @@ impl LogFile {
             .w
             .as_mut()
             .ok_or_else(|| io::Error::other("log file not open"))?;
-        let r = w.write_all(line.as_bytes()).and_then(|()| w.write_all(b"\n"));
+        // Make room first, so that a failure never leaves half a line in
+        // the buffer: the buffer then holds whole lines only.
+        let mut r = Ok(());
+        if w.capacity() - w.buffer().len() < line.len() + 1 {
+            r = w.flush();
+        }
+        if r.is_ok() {
+            r = w.write_all(line.as_bytes()).and_then(|()| w.write_all(b"\n"));
+        }
         if r.is_err() {
-            // Drop the buffer: what it held is lost and counted by the caller.
-            self.w = None;
+            self.fail();
         }
         r
+    }
+
+    /// Keeps what the buffer still holds for [`LogFile::take_unwritten`]
+    /// and drops the writer; the next write reopens the file.
+    fn fail(&mut self) {
+        if let Some(w) = self.w.take() {
+            let (_file, buf) = w.into_parts();
+            if let Ok(b) = buf {
+                self.unwritten.extend_from_slice(&b);
+            }
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -108,7 +132,7 @@ impl LogFile {
             Some(w) => {
                 let r = w.flush();
                 if r.is_err() {
-                    self.w = None;
+                    self.fail();
                 }
                 r
             }
@@ -159,6 +183,30 @@ impl FileOutput {
         let a = self.stats.reopen();
         let b = self.debug.as_mut().map_or(Ok(()), LogFile::reopen);
         a.and(b)
+    }
+
+    /// Lines that were buffered but not written when a write failed.
+    pub(crate) fn take_unwritten(&mut self) -> Vec<u8> {
+        let mut v = std::mem::take(&mut self.stats.unwritten);
+        if let Some(d) = self.debug.as_mut() {
+            v.append(&mut d.unwritten);
+        }
+        v
+    }
+
+    /// Appends raw bytes (whole lines) to the stream.
+    pub(crate) fn write_raw(&mut self, stream: Stream, bytes: &[u8]) -> io::Result<()> {
+        let f = match (stream, self.debug.as_mut()) {
+            (Stream::Debug, Some(d)) => d,
+            _ => &mut self.stats,
+        };
+        if f.w.is_none() {
+            f.reopen()?;
+        }
+        match f.w.as_mut() {
+            Some(w) => w.write_all(bytes),
+            None => Err(io::Error::other("log file not open")),
+        }
     }
 
     pub(crate) fn describe(&self, stream: Stream) -> String {
