@@ -91,11 +91,18 @@ fn logger_deletes_memory_log_on_clean_shutdown() {
     let path = logger.memory_log_path().unwrap();
     assert_eq!(
         path,
-        dir.path().join(format!("ferrocap-mem.{}", std::process::id()))
+        dir.path()
+            .join(format!("ferrocap-mem.{}", std::process::id()))
     );
     assert_eq!(logger.memory_level(), Some(Level::TRACE));
     // Below the main level but within the memory level.
-    logger.debug(0, Component::Appl, 900, Severity::T, format_args!("trace detail"));
+    logger.debug(
+        0,
+        Component::Appl,
+        900,
+        Severity::T,
+        format_args!("trace detail"),
+    );
     logger.flush();
     let content = fs::read_to_string(&path).unwrap();
     assert!(content.contains("APPL-900-T trace detail\n"), "{content}");

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferrocap_dataplane::log::catalog;
-use ferrocap_dataplane::log::message::StatRecord;
 use ferrocap_dataplane::log::message::Outcome;
+use ferrocap_dataplane::log::message::StatRecord;
 use ferrocap_dataplane::log::{
     Component, Level, LogConfig, Logger, OnFailure, OutputKind, Severity,
 };
@@ -35,7 +35,11 @@ fn lines(p: &Path) -> Vec<String> {
 fn envelope_matches_strict_regex() {
     let dir = tempfile::tempdir().unwrap();
     let (logger, guard) = Logger::start(file_config(dir.path())).unwrap();
-    logger.log(0, catalog::APPL_START, &[&"0.1.0", &std::process::id(), &"/etc/ferrocap.toml"]);
+    logger.log(
+        0,
+        catalog::APPL_START,
+        &[&"0.1.0", &std::process::id(), &"/etc/ferrocap.toml"],
+    );
     logger.log(3, catalog::DPDW_STARTED, &[&3, &4, &"0", &0]);
     logger.config_error(0, 21, 7, "unknown key `levle`");
     guard.shutdown().unwrap();
@@ -49,7 +53,11 @@ fn envelope_matches_strict_regex() {
     for l in &debug {
         assert!(re.is_match(l), "{l}");
     }
-    assert!(debug[0].contains(".0]: APPL-100-K ferrocap 0.1.0 starting, pid "), "{}", debug[0]);
+    assert!(
+        debug[0].contains(".0]: APPL-100-K ferrocap 0.1.0 starting, pid "),
+        "{}",
+        debug[0]
+    );
     assert!(debug[1].ends_with(".3]: DPDW-100-N worker 3 started on lcore 4, port 0 queue 0"));
     assert!(debug[2].ends_with(".0]: CFGP-100-E Line 21, char 7: unknown key `levle`"));
 }
@@ -68,7 +76,13 @@ fn streams_and_levels() {
     logger.log(0, catalog::DPDP_DOWN, &[&"0"]); // W: filtered at level 3
     logger.log(0, catalog::DPDP_CONFIG_FAILED, &[&"0", &"no queues"]); // E
     logger.log(0, catalog::CTLH_LISTENING, &[&"127.0.0.1:8080"]); // N: filtered
-    logger.debug(1, Component::Dpdw, 900, Severity::D, format_args!("burst of {}", 32));
+    logger.debug(
+        1,
+        Component::Dpdw,
+        900,
+        Severity::D,
+        format_args!("burst of {}", 32),
+    );
     let rec = StatRecord::new("DUMP-STOP")
         .field("NAME", "web")
         .field("PACKETS", 10)
@@ -76,12 +90,27 @@ fn streams_and_levels() {
     logger.stat(0, catalog::PDMP_STOPPED, rec);
     logger.flush();
     assert_eq!(logger.set_level(Level::DEBUG), Level::DEBUG);
-    logger.debug(1, Component::Dpdw, 900, Severity::D, format_args!("burst of {}", 64));
-    logger.debug(1, Component::Dpdw, 901, Severity::T, format_args!("not at 7"));
+    logger.debug(
+        1,
+        Component::Dpdw,
+        900,
+        Severity::D,
+        format_args!("burst of {}", 64),
+    );
+    logger.debug(
+        1,
+        Component::Dpdw,
+        901,
+        Severity::T,
+        format_args!("not at 7"),
+    );
     guard.shutdown().unwrap();
 
     let debug = lines(&dir.path().join("ferrocap-debug"));
-    let bodies: Vec<&str> = debug.iter().map(|l| l.split("]: ").nth(1).unwrap()).collect();
+    let bodies: Vec<&str> = debug
+        .iter()
+        .map(|l| l.split("]: ").nth(1).unwrap())
+        .collect();
     assert_eq!(
         bodies,
         [
@@ -134,7 +163,9 @@ fn syslog_datagrams_reach_the_socket() {
     let dir = tempfile::tempdir().unwrap();
     let sock_path = dir.path().join("log.sock");
     let server = UnixDatagram::bind(&sock_path).unwrap();
-    server.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let cfg = LogConfig {
         output: OutputKind::Syslog,
         syslog_path: sock_path.clone(),
@@ -145,7 +176,11 @@ fn syslog_datagrams_reach_the_socket() {
     let (logger, guard) = Logger::start(cfg).unwrap();
     logger.log(2, catalog::DPDP_DOWN, &[&"eth1"]);
     logger.log(0, catalog::SLOG_REOPENED, &[]);
-    logger.stat(0, catalog::PDMP_STARTED, "DUMP-START NAME=x ACCEPTED".into());
+    logger.stat(
+        0,
+        catalog::PDMP_STARTED,
+        "DUMP-START NAME=x ACCEPTED".into(),
+    );
     logger.log(0, catalog::KERN_PANIC, &[&"a.rs", &1, &"f", &"t"]);
     guard.shutdown().unwrap();
     let re = Regex::new(&format!(
@@ -219,7 +254,11 @@ fn on_failure_file_switches() {
     let fb = lines(&fallback);
     let bodies: Vec<&str> = fb.iter().map(|l| l.split("]: ").nth(1).unwrap()).collect();
     assert_eq!(bodies.len(), 3, "{fb:?}");
-    assert!(bodies[0].starts_with("SLOG-101-W log output switched from "), "{}", bodies[0]);
+    assert!(
+        bodies[0].starts_with("SLOG-101-W log output switched from "),
+        "{}",
+        bodies[0]
+    );
     assert!(bodies[0].ends_with(&format!("to file {}", fallback.display())));
     assert_eq!(bodies[1], "DPDP-101-W port p0 link down");
     assert_eq!(bodies[2], "DPDP-101-W port p1 link down");

@@ -68,7 +68,13 @@ fn disabled_messages_are_not_queued() {
     let (logger, guard) = Logger::start(cfg).unwrap();
     let _stall = logger.stall_for_test();
     for _ in 0..100 {
-        logger.debug(0, ferrocap_dataplane::log::Component::Dpdw, 900, Severity::D, format_args!("x"));
+        logger.debug(
+            0,
+            ferrocap_dataplane::log::Component::Dpdw,
+            900,
+            Severity::D,
+            format_args!("x"),
+        );
     }
     assert_eq!(logger.dropped(), 0);
     assert_eq!(logger.count(Severity::D), 0);

@@ -17,7 +17,11 @@ const T0: u64 = 1_694_158_800; // 2023-09-08 07:40:00 UTC
 fn packet(i: u64) -> PacketRecord<'static> {
     let tcp = i % 3 != 0;
     PacketRecord {
-        direction: if i % 2 == 0 { PacketDirection::In } else { PacketDirection::Out },
+        direction: if i % 2 == 0 {
+            PacketDirection::In
+        } else {
+            PacketDirection::Out
+        },
         interface: if i % 4 == 0 { "LAN 2" } else { "Internet" },
         protocol: if tcp { 6 } else { 17 },
         length: 60 + (i % 5) as u32,
@@ -49,7 +53,11 @@ fn write_log(dir: &Path, range: std::ops::Range<u64>, max_line: usize) -> PathBu
             logger.flush();
         }
     }
-    logger.stat(0, catalog::PDMP_STARTED, "DUMP-START NAME=x ACCEPTED".into());
+    logger.stat(
+        0,
+        catalog::PDMP_STARTED,
+        "DUMP-START NAME=x ACCEPTED".into(),
+    );
     guard.shutdown().unwrap();
     assert_eq!(logger.dropped(), 0);
     dir.join("ferrocap-stats")
@@ -63,7 +71,10 @@ fn analyze_counts_exactly() {
     let f1 = write_log(d1.path(), 0..300, 40);
     let f2 = write_log(d2.path(), 300..700, 1024);
     let raw = fs::read_to_string(&f1).unwrap();
-    assert!(raw.lines().any(|l| l.contains("PFLG-888-I ~")), "records were split");
+    assert!(
+        raw.lines().any(|l| l.contains("PFLG-888-I ~")),
+        "records were split"
+    );
 
     let report = stats::analyze(&[f1.clone(), f2.clone()]).unwrap();
     let n = 700u64;
@@ -81,12 +92,19 @@ fn analyze_counts_exactly() {
     assert_eq!(report.top_sources.len(), 7);
     assert!(report.top_sources.iter().all(|s| s.packets == 100));
     assert_eq!(report.top_sources[0].addr, "10.0.0.0");
-    let dst0 = report.top_destinations.iter().find(|d| d.addr == "192.168.1.0").unwrap();
+    let dst0 = report
+        .top_destinations
+        .iter()
+        .find(|d| d.addr == "192.168.1.0")
+        .unwrap();
     assert_eq!(dst0.packets, (0..n).filter(|i| i % 3 == 0).count() as u64);
 
     let udp = (0..n).filter(|i| i % 3 == 0).count() as u64;
-    let proto: Vec<(&str, u64)> =
-        report.protocols.iter().map(|p| (p.name.as_str(), p.packets)).collect();
+    let proto: Vec<(&str, u64)> = report
+        .protocols
+        .iter()
+        .map(|p| (p.name.as_str(), p.packets))
+        .collect();
     assert_eq!(proto, vec![("TCP", n - udp), ("UDP", udp)]);
     let ports: Vec<(&str, u16, u64)> = report
         .ports
@@ -94,11 +112,17 @@ fn analyze_counts_exactly() {
         .map(|p| (p.protocol.as_str(), p.port, p.packets))
         .collect();
     assert_eq!(ports, vec![("TCP", 443, n - udp), ("UDP", 53, udp)]);
-    let ifs: Vec<(&str, u64)> =
-        report.interfaces.iter().map(|p| (p.name.as_str(), p.packets)).collect();
+    let ifs: Vec<(&str, u64)> = report
+        .interfaces
+        .iter()
+        .map(|p| (p.name.as_str(), p.packets))
+        .collect();
     assert_eq!(ifs, vec![("Internet", 525), ("LAN 2", 175)]);
-    let dirs: Vec<(&str, u64)> =
-        report.directions.iter().map(|p| (p.name.as_str(), p.packets)).collect();
+    let dirs: Vec<(&str, u64)> = report
+        .directions
+        .iter()
+        .map(|p| (p.name.as_str(), p.packets))
+        .collect();
     assert_eq!(dirs, vec![("in", 350), ("out", 350)]);
 
     // Timeline: one bucket per minute touched, summing to all packets.
@@ -107,7 +131,10 @@ fn analyze_counts_exactly() {
     let first_minute: u64 = (0..n).filter(|i| i * 7 < 60).count() as u64;
     assert_eq!(report.timeline[0].minute, T0);
     assert_eq!(report.timeline[0].packets, first_minute);
-    assert!(report.timeline.windows(2).all(|w| w[0].minute < w[1].minute));
+    assert!(report
+        .timeline
+        .windows(2)
+        .all(|w| w[0].minute < w[1].minute));
 
     // Order of files does not matter.
     let again = stats::analyze(&[f2, f1]).unwrap();
@@ -125,7 +152,10 @@ fn analyze_counts_exactly() {
     let html = report.to_html();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<svg"));
-    assert!(!html.contains("http://") || html.matches("http://").count() == 1, "only the SVG namespace");
+    assert!(
+        !html.contains("http://") || html.matches("http://").count() == 1,
+        "only the SVG namespace"
+    );
     assert!(!html.contains("<script"));
     assert!(!html.contains("https://"));
 }
@@ -139,8 +169,16 @@ fn damage_is_counted_not_fatal() {
     let (head, tail) = ok.split_at(30);
     writeln!(f, "Sep 8 7:40:22 fw ferrocap[1.0]: PFLG-888-I {ok}").unwrap();
     writeln!(f, "Sep 8 7:40:22 fw ferrocap[1.0]: PFLG-888-I ~orphan part").unwrap();
-    writeln!(f, "Sep 8 7:40:22 fw ferrocap[1.0]: SLOG-110-K level changed to 6").unwrap();
-    writeln!(f, "Sep 8 7:40:22 fw ferrocap[1.0]: PFLG-888-I PACKET DIR=in LEN=x ACCEPTED").unwrap();
+    writeln!(
+        f,
+        "Sep 8 7:40:22 fw ferrocap[1.0]: SLOG-110-K level changed to 6"
+    )
+    .unwrap();
+    writeln!(
+        f,
+        "Sep 8 7:40:22 fw ferrocap[1.0]: PFLG-888-I PACKET DIR=in LEN=x ACCEPTED"
+    )
+    .unwrap();
     f.write_all(b"\xff\xfe not utf-8\n").unwrap();
     writeln!(f, "garbage line").unwrap();
     // A torn record at the end (its last part never written).
@@ -173,14 +211,22 @@ fn generate_10m() {
     use ferrocap_dataplane::log::envelope::{format_line, CivilTime, Origin};
     use ferrocap_dataplane::log::Severity;
     let path = std::env::var("FERROCAP_STATS_10M").unwrap_or("/tmp/ferrocap-10m.log".into());
-    let origin = Origin { host: "fw".into(), ident: "ferrocap".into(), pid: 4242 };
+    let origin = Origin {
+        host: "fw".into(),
+        ident: "ferrocap".into(),
+        pid: 4242,
+    };
     let mut w = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(&path).unwrap());
     let mut line = String::with_capacity(256);
     for i in 0..10_000_000u64 {
         let mut p = packet(i);
         // 65 536 sources, 4096 destinations, ~1000 ports, 10 M records over ~3.5 days.
-        p.src.addr = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (i.wrapping_mul(2_654_435_761) & 0xffff) as u32));
-        p.dst.addr = IpAddr::V4(Ipv4Addr::from(0xc0a8_0000 | (i.wrapping_mul(40_503) & 0xfff) as u32));
+        p.src.addr = IpAddr::V4(Ipv4Addr::from(
+            0x0a00_0000 | (i.wrapping_mul(2_654_435_761) & 0xffff) as u32,
+        ));
+        p.dst.addr = IpAddr::V4(Ipv4Addr::from(
+            0xc0a8_0000 | (i.wrapping_mul(40_503) & 0xfff) as u32,
+        ));
         p.dst.port = Some(((i * 31) % 1000) as u16 + 1);
         p.timestamp = Duration::new(T0 + i / 33, 0);
         line.clear();

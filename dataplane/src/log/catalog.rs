@@ -247,7 +247,12 @@ mod tests {
             assert!(e.number_ok(), "{}", e.id);
             assert!(!e.explanation.is_empty(), "{}", e.id);
             // Statistical messages live in 800..=899 and vice versa.
-            assert_eq!(e.severity == Severity::I, (800..900).contains(&e.id.number), "{}", e.id);
+            assert_eq!(
+                e.severity == Severity::I,
+                (800..900).contains(&e.id.number),
+                "{}",
+                e.id
+            );
         }
     }
 
@@ -263,7 +268,14 @@ mod tests {
         assert_eq!(SLOG_LEVEL.render(&[&7]), "level changed to 7");
         assert_eq!(KERN_ERRNO.arity(), 6);
         assert_eq!(
-            KERN_ERRNO.render(&[&"log.rs", &97, &"open", &"Permission denied", &"EACCES", &13]),
+            KERN_ERRNO.render(&[
+                &"log.rs",
+                &97,
+                &"open",
+                &"Permission denied",
+                &"EACCES",
+                &13
+            ]),
             "[log.rs:97] open(): Permission denied (EACCES=13)"
         );
         assert_eq!(CFGP_SYNTAX.render(&[&21]), "Line 21, char ?: ?");

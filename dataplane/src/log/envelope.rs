@@ -349,7 +349,10 @@ mod tests {
             Severity::E,
             "Message text",
         );
-        assert_eq!(s, "Sep 8 7:40:22 fw ferrocap[2018.0]: PFLG-110-E Message text");
+        assert_eq!(
+            s,
+            "Sep 8 7:40:22 fw ferrocap[2018.0]: PFLG-110-E Message text"
+        );
     }
 
     #[test]
@@ -377,8 +380,18 @@ mod tests {
             MessageId::parse("PFLG-888"),
             Some(MessageId::new(Component::Pflg, 888))
         );
-        assert_eq!(MessageId::parse("KERN-100").map(|m| m.to_string()), Some("KERN-100".into()));
-        for bad in ["PFLG-88", "PFLG-8888", "XXXX-100", "PFLG100", "PFLG-1a0", ""] {
+        assert_eq!(
+            MessageId::parse("KERN-100").map(|m| m.to_string()),
+            Some("KERN-100".into())
+        );
+        for bad in [
+            "PFLG-88",
+            "PFLG-8888",
+            "XXXX-100",
+            "PFLG100",
+            "PFLG-1a0",
+            "",
+        ] {
             assert_eq!(MessageId::parse(bad), None, "{bad}");
         }
     }

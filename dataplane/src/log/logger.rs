@@ -262,7 +262,13 @@ impl Sinks {
 
     /// Applies the policy after a failed write that lost `lost` lines.
     /// Returns true when the output was switched to the fallback file.
-    fn handle_failure(&mut self, shared: &Shared, stream: Stream, err: io::Error, lost: u64) -> bool {
+    fn handle_failure(
+        &mut self,
+        shared: &Shared,
+        stream: Stream,
+        err: io::Error,
+        lost: u64,
+    ) -> bool {
         shared.write_errors.fetch_add(lost, Ordering::Relaxed);
         let what = self.describe(stream);
         let policy = match &self.on_failure {
@@ -342,7 +348,11 @@ impl Sinks {
                 return;
             }
         }
-        self.write_now(shared, catalog::SLOG_REOPENED, String::from(catalog::SLOG_REOPENED.text));
+        self.write_now(
+            shared,
+            catalog::SLOG_REOPENED,
+            String::from(catalog::SLOG_REOPENED.text),
+        );
     }
 
     fn write_now(&mut self, shared: &Shared, entry: &CatalogEntry, text: String) {
@@ -395,7 +405,9 @@ fn validate(cfg: &LogConfig) -> Result<(), LogError> {
     }
     if let Some(h) = &cfg.host {
         if h.is_empty() || h.contains(char::is_whitespace) {
-            return Err(LogError::Config(format!("host {h:?} must be a non-empty word")));
+            return Err(LogError::Config(format!(
+                "host {h:?} must be a non-empty word"
+            )));
         }
     }
     if cfg.queue_len == 0 {
@@ -478,7 +490,10 @@ impl Logger {
             logger.log(
                 0,
                 catalog::SLOG_MEMLOG,
-                &[&path.display(), &message::errno_text(file!(), line!(), "open", &e)],
+                &[
+                    &path.display(),
+                    &message::errno_text(file!(), line!(), "open", &e),
+                ],
             );
         }
         let thread = thread::Builder::new()
@@ -525,7 +540,9 @@ impl Logger {
     /// Sets the memory log's level (no effect without a memory log).
     pub fn set_memory_level(&self, level: Level) {
         if self.memory_level().is_some() {
-            self.shared.memory_level.store(level.get(), Ordering::Relaxed);
+            self.shared
+                .memory_level
+                .store(level.get(), Ordering::Relaxed);
         }
     }
 
@@ -680,7 +697,10 @@ impl Logger {
 
     /// The memory log's path, if there is one.
     pub fn memory_log_path(&self) -> Option<PathBuf> {
-        lock(&self.shared.sinks).memory.as_ref().map(|m| m.path().to_path_buf())
+        lock(&self.shared.sinks)
+            .memory
+            .as_ref()
+            .map(|m| m.path().to_path_buf())
     }
 
     /// Holds the output lock so the logger thread stalls: a test device for
@@ -703,9 +723,7 @@ impl Logger {
         let prev = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if let Some(shared) = weak.upgrade() {
-                let (file, line) = info
-                    .location()
-                    .map_or(("?", 0), |l| (l.file(), l.line()));
+                let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
                 let payload = info.payload();
                 let msg = payload
                     .downcast_ref::<&str>()
@@ -789,7 +807,8 @@ fn run(shared: Arc<Shared>, rx: Receiver<Msg>) {
             }
         }
         let dropped = shared.dropped.load(Ordering::Relaxed);
-        if dropped > reported && last_report.map_or(true, |t| t.elapsed() >= Duration::from_secs(1)) {
+        if dropped > reported && last_report.map_or(true, |t| t.elapsed() >= Duration::from_secs(1))
+        {
             let text = catalog::SLOG_DROPPED.render(&[&(dropped - reported), &dropped]);
             sinks.write_now(&shared, catalog::SLOG_DROPPED, text);
             reported = dropped;

@@ -64,7 +64,8 @@ impl MemoryLog {
         let mut h = header.replace('\n', " ");
         h.push('\n');
         let header_len = h.len().min(size / 4);
-        if let (Some(dst), Some(src)) = (map.get_mut(..header_len), h.as_bytes().get(..header_len)) {
+        if let (Some(dst), Some(src)) = (map.get_mut(..header_len), h.as_bytes().get(..header_len))
+        {
             dst.copy_from_slice(src);
         }
         let mut log = MemoryLog {
@@ -180,5 +181,9 @@ impl Drop for MemoryLog {
 /// The memory log path for process `pid`: `{pid}` in `template` is
 /// replaced by the process id.
 pub fn path_for_pid(template: &Path, pid: u32) -> PathBuf {
-    PathBuf::from(template.to_string_lossy().replace("{pid}", &pid.to_string()))
+    PathBuf::from(
+        template
+            .to_string_lossy()
+            .replace("{pid}", &pid.to_string()),
+    )
 }

@@ -23,7 +23,13 @@ use std::time::Duration;
 
 /// `**PANIC** [file:line] func(): text`.
 pub fn panic_text(file: &str, line: u32, func: &str, text: &str) -> String {
-    format!("**PANIC** [{}:{}] {}(): {}", base_name(file), line, func, text)
+    format!(
+        "**PANIC** [{}:{}] {}(): {}",
+        base_name(file),
+        line,
+        func,
+        text
+    )
 }
 
 /// `Line N, char M: text` (1-based line and character).
@@ -177,8 +183,7 @@ pub struct StatRecord {
 
 fn needs_quoting(s: &str) -> bool {
     s.is_empty()
-        || s
-            .chars()
+        || s.chars()
             .any(|c| c == ' ' || c == '=' || c == '"' || c == '\\' || c.is_control())
 }
 
@@ -291,7 +296,11 @@ impl<'a> Iterator for StatTokens<'a> {
         }
         let end = i.min(bytes.len());
         // `end` is at a space, past the end, or after an ASCII byte: a char boundary.
-        let (tok, rest) = s.split_at(if s.is_char_boundary(end) { end } else { s.len() });
+        let (tok, rest) = s.split_at(if s.is_char_boundary(end) {
+            end
+        } else {
+            s.len()
+        });
         self.rest = rest;
         Some(tok)
     }
@@ -548,7 +557,10 @@ mod tests {
         let e = io::Error::from_raw_os_error(2);
         let t = crate::errno_text!("open", &e);
         assert!(t.starts_with("[message.rs:"), "{t}");
-        assert!(t.ends_with("] open(): No such file or directory (ENOENT=2)"), "{t}");
+        assert!(
+            t.ends_with("] open(): No such file or directory (ENOENT=2)"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -638,7 +650,10 @@ mod tests {
         };
         assert_eq!(e.to_string(), "[2001:db8::1]:443");
         assert_eq!(TcpFlags(0).to_string(), "NONE");
-        assert_eq!(TcpFlags(0xff).to_string(), "FIN,SYN,RST,PSH,ACK,URG,ECE,CWR");
+        assert_eq!(
+            TcpFlags(0xff).to_string(),
+            "FIN,SYN,RST,PSH,ACK,URG,ECE,CWR"
+        );
         assert_eq!(protocol_name(200).to_string(), "200");
     }
 }

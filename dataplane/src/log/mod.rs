@@ -8,16 +8,16 @@
 //! records longer than `max_line` are [`split`]; readers join them.
 //!
 //! Module map:
-//! - [`level`]: [`Severity`] and [`Level`];
-//! - [`envelope`]: pure formatting of a line (time passed in);
-//! - [`catalog`]: the message table, [`catalog::lookup`], the generated doc;
-//! - [`message`]: panic, errno, configuration-error and statistical texts,
+//! - [`level`] — [`Severity`] and [`Level`];
+//! - [`envelope`] — pure formatting of a line (time passed in);
+//! - [`catalog`] — the message table, [`catalog::lookup`], the generated doc;
+//! - [`message`] — panic, errno, configuration-error and statistical texts,
 //!   and the packet-log record;
-//! - [`split`]: the `\` / `~` record splitting and the joiner;
-//! - [`memory`]: the mmap'd circular memory log;
-//! - [`config`]: [`LogConfig`];
-//! - [`Logger`], [`LoggerGuard`], [`LogError`]: the running facility;
-//! - [`signals`]: SIGUSR1/SIGUSR2/SIGHUP.
+//! - [`split`] — the `\` / `~` record splitting and the joiner;
+//! - [`memory`] — the mmap'd circular memory log;
+//! - [`config`] — [`LogConfig`];
+//! - [`Logger`], [`LoggerGuard`], [`LogError`] — the running facility;
+//! - [`signals`] — SIGUSR1/SIGUSR2/SIGHUP.
 
 pub mod catalog;
 pub mod config;

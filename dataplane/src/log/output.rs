@@ -108,7 +108,9 @@ impl LogFile {
             r = w.flush();
         }
         if r.is_ok() {
-            r = w.write_all(line.as_bytes()).and_then(|()| w.write_all(b"\n"));
+            r = w
+                .write_all(line.as_bytes())
+                .and_then(|()| w.write_all(b"\n"));
         }
         if r.is_err() {
             self.fail();

@@ -199,7 +199,11 @@ mod tests {
         ];
         for (rec, max, want) in cases {
             let got = split(rec, *max);
-            assert_eq!(got, want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{rec:?}");
+            assert_eq!(
+                got,
+                want.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "{rec:?}"
+            );
             for p in &got {
                 assert!(p.len() <= (*max).max(MIN_LINE), "{p:?}");
             }

@@ -355,7 +355,10 @@ mod tests {
         assert_eq!(l.id.to_string(), "PFLG-888");
         assert_eq!(l.severity, Severity::I);
         assert_eq!(l.body, "PACKET X=1 ACCEPTED");
-        let l = parse_log_line("2023-09-08T07:40:22+00:00 fw ferrocap[12.3]: SLOG-110-K level changed to 6").unwrap();
+        let l = parse_log_line(
+            "2023-09-08T07:40:22+00:00 fw ferrocap[12.3]: SLOG-110-K level changed to 6",
+        )
+        .unwrap();
         assert_eq!(l.severity, Severity::K);
         let l = parse_log_line("PFLG-888-I ~tail").unwrap();
         assert_eq!(l.body, "~tail");
@@ -375,7 +378,10 @@ mod tests {
             Some(("2001:db8::1".parse().unwrap(), Some(443)))
         );
         assert_eq!(parse_endpoint("::1"), Some(("::1".parse().unwrap(), None)));
-        assert_eq!(parse_endpoint("10.0.0.1"), Some(("10.0.0.1".parse().unwrap(), None)));
+        assert_eq!(
+            parse_endpoint("10.0.0.1"),
+            Some(("10.0.0.1".parse().unwrap(), None))
+        );
         assert_eq!(parse_endpoint("10.0.0.1:99999"), None);
         assert_eq!(parse_endpoint("nonsense"), None);
     }

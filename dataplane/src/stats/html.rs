@@ -53,7 +53,9 @@ fn chart(out: &mut String, timeline: &[Minute]) {
         _ => return,
     };
     let minutes = (last - first) / 60 + 1;
-    let points = usize::try_from(minutes).unwrap_or(MAX_POINTS).clamp(1, MAX_POINTS);
+    let points = usize::try_from(minutes)
+        .unwrap_or(MAX_POINTS)
+        .clamp(1, MAX_POINTS);
     let per = minutes.div_ceil(points as u64).max(1);
     let mut buckets = vec![0u64; points];
     for m in timeline {
@@ -136,7 +138,12 @@ pub(super) fn render(r: &Report) -> String {
     let t = &r.totals;
     let _ = writeln!(out, "<p>Files: {}</p>", esc(&r.files.join(", ")));
     if let (Some(a), Some(b)) = (r.first_ts, r.last_ts) {
-        let _ = writeln!(out, "<p>Period: {} – {} UTC</p>", esc(&utc(a)), esc(&utc(b)));
+        let _ = writeln!(
+            out,
+            "<p>Period: {} – {} UTC</p>",
+            esc(&utc(a)),
+            esc(&utc(b))
+        );
     }
     table(
         &mut out,
@@ -164,22 +171,53 @@ pub(super) fn render(r: &Report) -> String {
             .map(|x| vec![x.name.clone(), x.packets.to_string(), x.bytes.to_string()])
             .collect()
     };
-    table(&mut out, "Top sources", &["address", "packets", "bytes"], &talk(&r.top_sources));
+    table(
+        &mut out,
+        "Top sources",
+        &["address", "packets", "bytes"],
+        &talk(&r.top_sources),
+    );
     table(
         &mut out,
         "Top destinations",
         &["address", "packets", "bytes"],
         &talk(&r.top_destinations),
     );
-    table(&mut out, "Protocols", &["protocol", "packets", "bytes"], &named(&r.protocols));
+    table(
+        &mut out,
+        "Protocols",
+        &["protocol", "packets", "bytes"],
+        &named(&r.protocols),
+    );
     let ports: Vec<Vec<String>> = r
         .ports
         .iter()
-        .map(|p| vec![format!("{}/{}", p.port, p.protocol), p.packets.to_string(), p.bytes.to_string()])
+        .map(|p| {
+            vec![
+                format!("{}/{}", p.port, p.protocol),
+                p.packets.to_string(),
+                p.bytes.to_string(),
+            ]
+        })
         .collect();
-    table(&mut out, "Top destination ports", &["port", "packets", "bytes"], &ports);
-    table(&mut out, "Interfaces", &["interface", "packets", "bytes"], &named(&r.interfaces));
-    table(&mut out, "Directions", &["direction", "packets", "bytes"], &named(&r.directions));
+    table(
+        &mut out,
+        "Top destination ports",
+        &["port", "packets", "bytes"],
+        &ports,
+    );
+    table(
+        &mut out,
+        "Interfaces",
+        &["interface", "packets", "bytes"],
+        &named(&r.interfaces),
+    );
+    table(
+        &mut out,
+        "Directions",
+        &["direction", "packets", "bytes"],
+        &named(&r.directions),
+    );
     out.push_str("</body>\n</html>\n");
     out
 }

@@ -125,7 +125,7 @@ fn table(out: &mut String, title: &str, head: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
-        out.push_str(" ");
+        out.push(' ');
         for (i, c) in cells.enumerate() {
             let width = w.get(i).copied().unwrap_or(0);
             // First column left-aligned, numbers right-aligned.
@@ -168,14 +168,24 @@ impl Report {
                 .map(|x| vec![x.name.clone(), x.packets.to_string(), x.bytes.to_string()])
                 .collect()
         };
-        table(&mut out, "Top sources", &["address", "packets", "bytes"], &talk(&self.top_sources));
+        table(
+            &mut out,
+            "Top sources",
+            &["address", "packets", "bytes"],
+            &talk(&self.top_sources),
+        );
         table(
             &mut out,
             "Top destinations",
             &["address", "packets", "bytes"],
             &talk(&self.top_destinations),
         );
-        table(&mut out, "Protocols", &["protocol", "packets", "bytes"], &named(&self.protocols));
+        table(
+            &mut out,
+            "Protocols",
+            &["protocol", "packets", "bytes"],
+            &named(&self.protocols),
+        );
         let ports: Vec<Vec<String>> = self
             .ports
             .iter()
@@ -187,18 +197,42 @@ impl Report {
                 ]
             })
             .collect();
-        table(&mut out, "Top destination ports", &["port", "packets", "bytes"], &ports);
-        table(&mut out, "Interfaces", &["interface", "packets", "bytes"], &named(&self.interfaces));
-        table(&mut out, "Directions", &["direction", "packets", "bytes"], &named(&self.directions));
+        table(
+            &mut out,
+            "Top destination ports",
+            &["port", "packets", "bytes"],
+            &ports,
+        );
+        table(
+            &mut out,
+            "Interfaces",
+            &["interface", "packets", "bytes"],
+            &named(&self.interfaces),
+        );
+        table(
+            &mut out,
+            "Directions",
+            &["direction", "packets", "bytes"],
+            &named(&self.directions),
+        );
         let tl: Vec<Vec<String>> = self
             .timeline
             .iter()
             .map(|m| {
                 let s = utc(m.minute);
-                vec![s.get(..16).unwrap_or(&s).to_string(), m.packets.to_string(), m.bytes.to_string()]
+                vec![
+                    s.get(..16).unwrap_or(&s).to_string(),
+                    m.packets.to_string(),
+                    m.bytes.to_string(),
+                ]
             })
             .collect();
-        table(&mut out, "Timeline (per minute, UTC)", &["minute", "packets", "bytes"], &tl);
+        table(
+            &mut out,
+            "Timeline (per minute, UTC)",
+            &["minute", "packets", "bytes"],
+            &tl,
+        );
         out
     }
 
