@@ -136,6 +136,19 @@ fn analyze_counts_exactly() {
         .windows(2)
         .all(|w| w[0].minute < w[1].minute));
 
+    // Chunk boundaries anywhere (even inside split records) change nothing.
+    for chunk in [7u64, 100, 333, 4096] {
+        let opts = stats::AnalyzeOptions {
+            chunk_bytes: chunk,
+            ..Default::default()
+        };
+        let c = stats::analyze_with(&[f1.clone(), f2.clone()], &opts).unwrap();
+        assert_eq!(c.totals, report.totals, "chunk {chunk}");
+        assert_eq!(c.top_sources, report.top_sources, "chunk {chunk}");
+        assert_eq!(c.interfaces, report.interfaces, "chunk {chunk}");
+        assert_eq!(c.timeline, report.timeline, "chunk {chunk}");
+    }
+
     // Order of files does not matter.
     let again = stats::analyze(&[f2, f1]).unwrap();
     assert_eq!(again.totals, report.totals);
@@ -185,7 +198,7 @@ fn damage_is_counted_not_fatal() {
     writeln!(f, "Sep 8 7:40:23 fw ferrocap[1.0]: PFLG-888-I {head}\\").unwrap();
     let _ = tail;
     drop(f);
-    let r = stats::analyze(&[p]).unwrap();
+    let r = stats::analyze(std::slice::from_ref(&p)).unwrap();
     let t = &r.totals;
     assert_eq!(t.lines, 7);
     assert_eq!(t.packets, 1);
@@ -193,6 +206,14 @@ fn damage_is_counted_not_fatal() {
     assert_eq!(t.torn, 1);
     // The bad PACKET, the non-UTF-8 line and the torn record's fragment.
     assert_eq!(t.malformed, 3);
+    for chunk in [1u64, 13, 64, 200] {
+        let opts = stats::AnalyzeOptions {
+            chunk_bytes: chunk,
+            ..Default::default()
+        };
+        let c = stats::analyze_with(std::slice::from_ref(&p), &opts).unwrap();
+        assert_eq!(&c.totals, t, "chunk {chunk}");
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -101,6 +101,12 @@ fn parse_endpoint(s: &str) -> Option<(IpAddr, Option<u16>)> {
     Some((IpAddr::V4(addr.parse().ok()?), Some(port.parse().ok()?)))
 }
 
+fn ends_with_backslash(line: &[u8]) -> bool {
+    let l = line.strip_suffix(b"\n").unwrap_or(line);
+    let l = l.strip_suffix(b"\r").unwrap_or(l);
+    l.ends_with(b"\\")
+}
+
 fn parse_proto(s: &str) -> Option<u8> {
     Some(match s {
         "ICMP" => 1,
@@ -127,31 +133,83 @@ fn bump(map: &mut HashMap<String, Counter>, key: &str, bytes: u64) {
 }
 
 impl Aggregate {
-    pub(super) fn from_file(path: &Path) -> Result<Aggregate, StatsError> {
+    /// Aggregates the lines of `path` that start in `start..end` (byte
+    /// offsets; `end = u64::MAX` for the whole file).
+    ///
+    /// Chunks of one file agree on who owns a record split across their
+    /// boundary by looking at the same line: the last line starting before
+    /// the boundary. If it ends with `\`, the continuation (`~`) lines right
+    /// after the boundary belong to the chunk before it, which reads past its
+    /// end to take them, and the chunk after it skips them.
+    pub(super) fn from_range(path: &Path, start: u64, end: u64) -> Result<Aggregate, StatsError> {
         let err = |source| StatsError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let f = File::open(path).map_err(err)?;
+        let mut f = File::open(path).map_err(err)?;
+        // The byte two before the boundary: the last character of the
+        // previous line when that line ends exactly at the boundary.
+        let mut before = [0u8; 1];
+        if start >= 2 {
+            f.seek(SeekFrom::Start(start - 2)).map_err(err)?;
+            f.read_exact(&mut before).map_err(err)?;
+        }
+        let mut pos = start.saturating_sub(1);
+        f.seek(SeekFrom::Start(pos)).map_err(err)?;
         let mut r = BufReader::with_capacity(1 << 20, f);
         let mut agg = Aggregate::default();
         let mut joiner = Joiner::new();
         let mut buf = Vec::with_capacity(512);
         let mut scratch = String::new();
+        // Skip the tail of the line the previous chunk owns.
+        let mut skipping = false;
+        if start > 0 {
+            let n = r.read_until(b'\n', &mut buf).map_err(err)?;
+            pos += n as u64;
+            skipping = if buf == b"\n" {
+                before == *b"\\"
+            } else {
+                ends_with_backslash(&buf)
+            };
+        }
+        let mut claiming = false;
+        let mut last_continued = false;
         loop {
+            let line_start = pos;
+            if line_start >= end && !claiming {
+                if !last_continued {
+                    break;
+                }
+                claiming = true;
+            }
             buf.clear();
             let n = r.read_until(b'\n', &mut buf).map_err(err)?;
             if n == 0 {
                 break;
             }
-            agg.lines += 1;
+            pos += n as u64;
             let bytes = buf.strip_suffix(b"\n").unwrap_or(&buf);
             let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-            let Ok(line) = std::str::from_utf8(bytes) else {
+            let text = std::str::from_utf8(bytes).ok();
+            let parsed = text.and_then(parse_log_line);
+            let is_cont =
+                parsed.is_some_and(|l| l.severity == Severity::I && l.body.starts_with('~'));
+            if skipping {
+                if is_cont {
+                    continue;
+                }
+                skipping = false;
+            }
+            if claiming && !is_cont {
+                break;
+            }
+            last_continued = ends_with_backslash(bytes);
+            agg.lines += 1;
+            if text.is_none() {
                 agg.malformed += 1;
                 continue;
-            };
-            let Some(l) = parse_log_line(line) else {
+            }
+            let Some(l) = parsed else {
                 continue;
             };
             if l.severity != Severity::I {

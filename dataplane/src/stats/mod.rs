@@ -6,8 +6,10 @@
 //! talkers, protocols, destination ports, interfaces, directions and a
 //! per-minute timeline. It streams: no record is kept, memory grows only
 //! with the number of distinct addresses, ports, interfaces and minutes.
-//! Several files are read in parallel (rayon); the result does not depend
-//! on the order in which they finish.
+//! Files are cut into 64 MiB chunks that are read in parallel (rayon), so
+//! one big file and many files both scale with cores; the result does not
+//! depend on the order in which chunks finish. (A record is joined across a
+//! chunk boundary as long as no single line is longer than a chunk.)
 //!
 //! The [`Report`] renders as text tables, JSON, or a self-contained HTML
 //! page with an inline SVG timeline (no external resources).
@@ -42,28 +44,71 @@ pub enum StatsError {
     NoInput,
 }
 
+/// Files are cut into chunks of this many bytes, read in parallel. A line
+/// belongs to the chunk it starts in; a split record crossing a chunk
+/// boundary is joined by the chunk it started in.
+const CHUNK: u64 = 64 << 20;
+
 /// How many entries the "top" tables keep, by default.
 pub const DEFAULT_TOP: usize = 10;
 
-/// Analyzes the stats logs `paths` with the default table sizes.
-pub fn analyze(paths: &[PathBuf]) -> Result<Report, StatsError> {
-    analyze_with_top(paths, DEFAULT_TOP)
+/// Tuning of [`analyze_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalyzeOptions {
+    /// Entries kept in each "top" table. Default: [`DEFAULT_TOP`].
+    pub top: usize,
+    /// Bytes per parallel chunk (at least 1). Default: 64 MiB.
+    pub chunk_bytes: u64,
 }
 
-/// Analyzes the stats logs `paths`, keeping `top` entries in each ranking.
-pub fn analyze_with_top(paths: &[PathBuf], top: usize) -> Result<Report, StatsError> {
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions {
+            top: DEFAULT_TOP,
+            chunk_bytes: CHUNK,
+        }
+    }
+}
+
+/// Analyzes the stats logs `paths` with the default options.
+pub fn analyze(paths: &[PathBuf]) -> Result<Report, StatsError> {
+    analyze_with(paths, &AnalyzeOptions::default())
+}
+
+/// Analyzes the stats logs `paths`.
+pub fn analyze_with(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<Report, StatsError> {
+    let chunk = opts.chunk_bytes.max(1);
     if paths.is_empty() {
         return Err(StatsError::NoInput);
     }
-    let agg = paths
+    let mut jobs = Vec::new();
+    for p in paths {
+        let len = std::fs::metadata(p)
+            .map_err(|source| StatsError::Io {
+                path: p.clone(),
+                source,
+            })?
+            .len();
+        let mut start = 0u64;
+        loop {
+            let end = start.saturating_add(chunk);
+            if end >= len {
+                jobs.push((p, start, u64::MAX));
+                break;
+            }
+            jobs.push((p, start, end));
+            start = end;
+        }
+    }
+    let agg = jobs
         .par_iter()
-        .map(|p| aggregate::Aggregate::from_file(p))
+        .map(|(p, start, end)| aggregate::Aggregate::from_range(p, *start, *end))
         .try_reduce(aggregate::Aggregate::default, |mut a, b| {
             a.merge(b);
             Ok(a)
         })?;
     let names: Vec<String> = paths.iter().map(|p| display(p)).collect();
-    Ok(agg.into_report(names, top))
+    Ok(agg.into_report(names, opts.top))
 }
 
 fn display(p: &Path) -> String {
