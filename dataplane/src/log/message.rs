@@ -283,6 +283,19 @@ impl<'a> Iterator for StatTokens<'a> {
             return None;
         }
         let bytes = s.as_bytes();
+        // Fast path: a bare token ends at the next space.
+        match bytes.iter().position(|&b| b == b' ' || b == b'"') {
+            None => {
+                self.rest = "";
+                return Some(s);
+            }
+            Some(i) if bytes.get(i) == Some(&b' ') => {
+                let (tok, rest) = s.split_at(i);
+                self.rest = rest;
+                return Some(tok);
+            }
+            Some(_) => {}
+        }
         let mut i = 0;
         let mut in_quotes = false;
         while i < bytes.len() {
