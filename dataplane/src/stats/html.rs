@@ -53,10 +53,10 @@ fn chart(out: &mut String, timeline: &[Minute]) {
         _ => return,
     };
     let minutes = (last - first) / 60 + 1;
-    let points = usize::try_from(minutes)
+    let per = minutes.div_ceil(MAX_POINTS as u64).max(1);
+    let points = usize::try_from(minutes.div_ceil(per))
         .unwrap_or(MAX_POINTS)
         .clamp(1, MAX_POINTS);
-    let per = minutes.div_ceil(points as u64).max(1);
     let mut buckets = vec![0u64; points];
     for m in timeline {
         let i = usize::try_from((m.minute - first) / 60 / per).unwrap_or(0);
