@@ -365,3 +365,22 @@ fn bad_config_is_refused() {
         assert!(e.to_string().contains("invalid [log] configuration"), "{e}");
     }
 }
+
+#[test]
+fn errno_macro_locates_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logger, guard) = Logger::start(file_config(dir.path())).unwrap();
+    let err = std::io::Error::from_raw_os_error(13);
+    let line = line!() + 1;
+    ferrocap_dataplane::log_errno!(logger, 2, "open", &err);
+    guard.shutdown().unwrap();
+    let debug = lines(&dir.path().join("ferrocap-debug"));
+    assert_eq!(debug.len(), 1);
+    assert!(
+        debug[0].ends_with(&format!(
+            ".2]: KERN-100-E [log_outputs.rs:{line}] open(): Permission denied (EACCES=13)"
+        )),
+        "{}",
+        debug[0]
+    );
+}
