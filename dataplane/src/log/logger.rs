@@ -81,6 +81,8 @@ enum Msg {
 struct Sinks {
     main: MainOutput,
     main_dead: bool,
+    /// The last write failed: further failures are counted, not re-reported.
+    failing: bool,
     on_failure: OnFailure,
     memory: Option<MemoryLog>,
     max_line: usize,
@@ -208,7 +210,11 @@ impl Sinks {
             return;
         }
         self.format_main(shared, time, rec, text);
-        if let Err(e) = self.send_line(stream) {
+        let sent = self.send_line(stream);
+        if sent.is_ok() {
+            self.failing = false;
+        }
+        if let Err(e) = sent {
             let salvage = self.take_unwritten();
             let lost = 1 + count_lines(&salvage);
             if self.handle_failure(shared, stream, e, lost) {
@@ -270,6 +276,11 @@ impl Sinks {
         lost: u64,
     ) -> bool {
         shared.write_errors.fetch_add(lost, Ordering::Relaxed);
+        if self.failing && self.on_failure == OnFailure::Ignore {
+            // Already reported; under `ignore` keep trying quietly.
+            return false;
+        }
+        self.failing = true;
         let what = self.describe(stream);
         let policy = match &self.on_failure {
             OnFailure::Ignore => "ignore".to_string(),
@@ -475,6 +486,7 @@ impl Logger {
             sinks: Mutex::new(Sinks {
                 main,
                 main_dead: false,
+                failing: false,
                 on_failure: cfg.on_failure.clone(),
                 memory,
                 max_line: cfg.max_line,
