@@ -82,7 +82,6 @@ fn main() {
         .allowlist_type("rte_eth_rx_mq_mode|rte_lcore_state_t")
         .opaque_type("rte_arp_.*|rte_l2tpv2_.*|rte_ecpri_.*|rte_gtp_psc_.*")
         .derive_default(true)
-        .layout_tests(false)
         .generate_comments(false)
         .generate()
         .unwrap_or_else(|e| panic!("ferrocap-dpdk-sys: bindgen failed on the DPDK headers: {e}"));

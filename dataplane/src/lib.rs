@@ -15,4 +15,5 @@
 pub mod expr;
 pub mod log;
 pub mod pcap;
+pub mod source;
 pub mod wire;
