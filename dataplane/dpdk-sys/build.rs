@@ -52,7 +52,11 @@ fn main() {
     println!("cargo:version={}", lib.version);
 
     let mut build = cc::Build::new();
-    build.file("shim.c").include(".").warnings(true).opt_level(3);
+    build
+        .file("shim.c")
+        .include(".")
+        .warnings(true)
+        .opt_level(3);
     for flag in &cflags {
         build.flag(flag);
     }

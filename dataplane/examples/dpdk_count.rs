@@ -145,8 +145,7 @@ fn run(eal_args: &[String], opts: &Options) -> Result<(), DpdkError> {
 
     let stop = AtomicBool::new(false);
     let running = AtomicUsize::new(0);
-    let counts: Vec<std::sync::Mutex<Count>> =
-        workers.iter().map(|_| Default::default()).collect();
+    let counts: Vec<std::sync::Mutex<Count>> = workers.iter().map(|_| Default::default()).collect();
     let deadline = Duration::from_secs(opts.seconds);
     let started = Instant::now();
     let (launched, exits) = eal.scope(|s| {
@@ -218,7 +217,11 @@ fn run(eal_args: &[String], opts: &Options) -> Result<(), DpdkError> {
             }
         }
     }
-    println!("mempool available={} in_use={}", pool.available(), pool.in_use());
+    println!(
+        "mempool available={} in_use={}",
+        pool.available(),
+        pool.in_use()
+    );
     Ok(())
 }
 

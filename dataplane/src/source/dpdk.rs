@@ -549,7 +549,9 @@ impl<'eal> Mempool<'eal> {
         socket: Option<u32>,
     ) -> Result<Mempool<'eal>, DpdkError> {
         let c_name = cstring(name)?;
-        let socket = socket.and_then(|s| c_int::try_from(s).ok()).unwrap_or(sys::SOCKET_ID_ANY);
+        let socket = socket
+            .and_then(|s| c_int::try_from(s).ok())
+            .unwrap_or(sys::SOCKET_ID_ANY);
         // SAFETY: the EAL runs (we hold &Eal) and c_name is NUL-terminated.
         let raw = unsafe {
             sys::rte_pktmbuf_pool_create(c_name.as_ptr(), n_mbufs, cache, 0, data_room, socket)
@@ -727,7 +729,11 @@ impl<'pool> Port<'pool> {
         check("rte_eth_dev_adjust_nb_rx_tx_desc", rc)?;
         // SAFETY: valid port.
         let socket = unsafe { sys::rte_eth_dev_socket_id(id) };
-        let socket = if socket < 0 { sys::SOCKET_ID_ANY } else { socket };
+        let socket = if socket < 0 {
+            sys::SOCKET_ID_ANY
+        } else {
+            socket
+        };
         for queue in 0..config.rx_queues {
             // SAFETY: configured port, queue < nb_rx_queues, NULL rxconf
             // means the driver's defaults, and the pool outlives the port
@@ -744,7 +750,9 @@ impl<'pool> Port<'pool> {
             };
             check("rte_eth_rx_queue_setup", rc)?;
         }
-        self.queue_taken = (0..config.rx_queues).map(|_| AtomicBool::new(false)).collect();
+        self.queue_taken = (0..config.rx_queues)
+            .map(|_| AtomicBool::new(false))
+            .collect();
         Ok(())
     }
 
@@ -1049,7 +1057,10 @@ impl<'port> MbufBurst<'port> {
     #[inline]
     fn prefetch(&self, index: usize) {
         if let Some(m) = self.mbuf(index) {
-            let data = m.buf_addr.cast::<u8>().wrapping_add(usize::from(m.data_off));
+            let data = m
+                .buf_addr
+                .cast::<u8>()
+                .wrapping_add(usize::from(m.data_off));
             prefetch0(data);
         }
     }
@@ -1069,7 +1080,10 @@ impl Burst for MbufBurst<'_> {
         let data = if m.buf_addr.is_null() || data_len == 0 {
             &[][..]
         } else {
-            let start = m.buf_addr.cast::<u8>().wrapping_add(usize::from(m.data_off));
+            let start = m
+                .buf_addr
+                .cast::<u8>()
+                .wrapping_add(usize::from(m.data_off));
             // SAFETY: an mbuf's segment holds data_len initialised bytes at
             // buf_addr + data_off (rte_pktmbuf_mtod); they stay valid and
             // unwritten while we own the mbuf, which the &self borrow covers.
