@@ -11,10 +11,12 @@ const MIN_DPDK: &str = "22.11";
 
 fn missing_dpdk(why: &str) -> ! {
     panic!(
-        "\n\nferrocap-dpdk-sys: cannot find DPDK >= {MIN_DPDK} through pkg-config ({why}).\n\
-         Install it with:\n\n    apt-get install dpdk libdpdk-dev libclang-dev pkgconf\n\n\
+        "\n\nferrocap-dpdk-sys: cannot find DPDK >= {MIN_DPDK} through pkg-config.\n\
+         Install it (bindgen also needs libclang) with:\n\n    \
+         apt-get install dpdk libdpdk-dev libclang-dev pkgconf\n\n\
          or build without DPDK: `cargo build --no-default-features` for the appliance \
-         (the `dpdk` feature is off by default in ferrocap-dataplane).\n\n"
+         (the `dpdk` feature is off by default in ferrocap-dataplane).\n\n\
+         pkg-config said: {why}\n"
     );
 }
 
