@@ -21,6 +21,13 @@
 //!   packets (not produced with the default 2 KB data room and a 1518-byte
 //!   MTU) keep their full length in [`PacketMeta::orig_len`], and are counted
 //!   in [`MbufBurst::multi_segment`].
+//! - Packets carry the burst's arrival time, from the TSC anchored on the
+//!   system clock (see `TscClock`), not a device timestamp.
+//! - Dropping a [`Port`] stops and closes the device. Closing a virtual
+//!   device releases its port id, so a port is configured once per process.
+//! - With `net_pcap,infinite_rx=1` the driver keeps the whole capture in
+//!   mbufs of the queue's pool: the pool needs more mbufs than the file has
+//!   packets, or `rte_eth_rx_queue_setup` fails with EINVAL.
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
@@ -717,7 +724,8 @@ pub struct Xstat {
     pub value: u64,
 }
 
-/// A configured, receive-only ethdev port. Stopped and closed on drop.
+/// A configured, receive-only ethdev port. Stopped and closed on drop; a
+/// closed port id cannot be configured again in this process.
 #[derive(Debug)]
 pub struct Port<'pool> {
     id: u16,
