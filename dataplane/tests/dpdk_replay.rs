@@ -61,6 +61,16 @@ fn run_child(name: &str, extra: &[&str]) -> BTreeMap<String, String> {
         }
     }
     let out = child.wait_with_output().expect("child output");
+    // The EAL leaves an empty runtime directory per file prefix, even with
+    // --no-shconf; remove it (remove_dir only removes empty directories).
+    let runtime_dirs = [
+        std::env::var_os("XDG_RUNTIME_DIR").map(|d| Path::new(&d).join("dpdk")),
+        Some(Path::new("/var/run/dpdk").to_path_buf()),
+        Some(std::env::temp_dir().join("dpdk")),
+    ];
+    for dir in runtime_dirs.into_iter().flatten() {
+        let _ = std::fs::remove_dir(dir.join(&prefix));
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
