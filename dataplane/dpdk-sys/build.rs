@@ -64,7 +64,15 @@ fn main() {
     }
     build.compile("ferrocap_dpdk_shim");
 
+    // Generate code for the workspace's rust-version, not the newest Rust
+    // bindgen knows (which would emit `unsafe extern` blocks, Rust 1.82+).
+    let rust_target = env::var("CARGO_PKG_RUST_VERSION")
+        .ok()
+        .and_then(|v| v.split('.').nth(1).and_then(|m| m.parse().ok()))
+        .and_then(|minor| bindgen::RustTarget::stable(minor, 0).ok())
+        .unwrap_or_default();
     let bindings = bindgen::Builder::default()
+        .rust_target(rust_target)
         .header("wrapper.h")
         .clang_args(&cflags)
         .clang_arg("-I.")
