@@ -1,2 +1,76 @@
-//! The `ferrocap` command line.
-fn main() {}
+//! The `ferrocap` command line: argument parsing and dispatch.
+//!
+//! Exit codes: 0 success, 1 runtime failure (I/O, a bad capture file),
+//! 2 bad usage, a bad expression or a bad config file.
+
+mod capture;
+mod check;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// ferrocap — a packet capture appliance with Kerio-style filter expressions.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferrocap",
+    version,
+    about = "Packet capture appliance: Kerio-style filter expressions, pcap/pcapng dumps, Kernun logs",
+    after_help = "EXPRESSIONS (Kerio packet-logging syntax):\n  \
+  any                                   every IPv4/IPv6 packet\n  \
+  addr|saddr|daddr = 10.0.0.1 | 10.0.0.0/8 | 10.0.0.0/255.0.0.0 | 10.0.0.1-10.0.0.9\n  \
+                   | 2001:db8::1 | 2001:db8::/32 | list:\"GROUP\" | user:\"alice,[admins]\"\n  \
+  port|sport|dport = != < <= > >= N     and the range form  port = 137-139\n  \
+  if|iif|oif = \"NAME\" | vpn | vpnclient | vpn:\"NAME\"\n  \
+  direc = in | out\n  \
+  tcpfl = SYN +ACK -RST | ALL | NONE\n  \
+  & binds tighter than |, both left to right; parentheses group.\n\n\
+EXAMPLES:\n  \
+  ferrocap check 'if = \"Internet\" & (port = 137-139 | port = 445)'\n  \
+  ferrocap capture -r in.pcapng -w smb.pcapng 'port = 137-139 | port = 445'\n  \
+  ferrocap capture -r in.pcap -w syn.pcap --interface Internet --direction in 'direc = in & tcpfl = SYN'"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check an expression: print its normalized form and compiled plan, or the error.
+    ///
+    /// Exit 0 when the expression compiles (warnings are printed too), 2 when it
+    /// does not. With --config, interface, group and user names resolve against
+    /// that file.
+    Check(check::CheckArgs),
+    /// Capture offline: read a pcap/pcapng file, write the packets that match.
+    ///
+    /// Reads pcap (microsecond and nanosecond) and pcapng. In pcapng input the
+    /// interface description's if_name names the packet's interface (`iif`) and
+    /// the enhanced packet block's flags give its direction; for plain pcap use
+    /// --interface and --direction. A summary goes to stderr.
+    Capture(capture::CaptureArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Capture(args) => capture::run(&args),
+    }
+}
+
+/// Loads `--config FILE` if given, printing the error and returning exit code 2 if
+/// it is bad.
+fn load_config(path: Option<&PathBuf>) -> Result<Option<config::Loaded>, ExitCode> {
+    let Some(path) = path else { return Ok(None) };
+    match config::Config::load(path) {
+        Ok(l) => Ok(Some(l)),
+        Err(e) => {
+            eprintln!("ferrocap: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}

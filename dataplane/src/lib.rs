@@ -15,5 +15,6 @@
 pub mod expr;
 pub mod log;
 pub mod pcap;
+pub mod source;
 pub mod stats;
 pub mod wire;
