@@ -6,6 +6,7 @@
 mod capture;
 mod check;
 mod config;
+mod logtools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,10 @@ enum Command {
     /// the enhanced packet block's flags give its direction; for plain pcap use
     /// --interface and --direction. A summary goes to stderr.
     Capture(capture::CaptureArgs),
+    /// Explain a log message id, e.g. `ferrocap explain PFLG-888`.
+    Explain(logtools::ExplainArgs),
+    /// Statistics from stats logs: totals, top talkers, protocols, ports, interfaces, timeline.
+    Stats(logtools::StatsArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +64,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Capture(args) => capture::run(&args),
+        Command::Explain(args) => logtools::explain(&args),
+        Command::Stats(args) => logtools::stats(&args),
     }
 }
 

@@ -71,7 +71,7 @@ const OIF_LAN: &str = "(ip.dst#1 == 192.168.1.0/24 or (ipv6.dst#1 == 2001:db8:1:
 const OIF_ROAD: &str = "(ip.dst#1 == 10.1.0.0/16 or ipv6.dst#1 == 2001:db8:1:2::/64)";
 const OIF_BRANCH: &str = "(ip.dst#1 == 10.0.0.0/8 and !(ip.dst#1 == 10.1.0.0/16))";
 const OIF_INTERNET: &str =
-    "((ip and !(ip.dst#1 in {192.168.1.0/24 10.0.0.0/8})) or (ipv6 and !(ipv6.dst#1 == 2001:db8:1::/48)))";
+    "((ip and !(ip.dst#1 == 192.168.1.0/24 or ip.dst#1 == 10.0.0.0/8)) or (ipv6 and !(ipv6.dst#1 == 2001:db8:1::/48)))";
 /// A complete TCP/UDP header was read (the outermost one, of an unfragmented
 /// packet or a first fragment). tshark dissects a partial header, ferrocap
 /// gives it no ports; `tcp.urgent_pointer` is the last field of the fixed
@@ -121,11 +121,11 @@ fn table() -> Vec<(&'static str, String)> {
         ),
         (
             r#"daddr = list:"servers""#,
-            "ip.dst#1 in {10.0.0.53 8.8.8.8 192.168.1.10-192.168.1.15} or ipv6.dst#1 == 2001:db8:ffff::/48".into(),
+            "ip.dst#1 == 10.0.0.53 or ip.dst#1 == 8.8.8.8 or (ip.dst#1 >= 192.168.1.10 and ip.dst#1 <= 192.168.1.15) or ipv6.dst#1 == 2001:db8:ffff::/48".into(),
         ),
         (
             r#"saddr = user:"alice,[staff]""#,
-            "ip.src#1 in {192.168.1.12 10.1.2.29 172.16.0.0/12} or ipv6.src#1 == 2001:db8:1:1::11".into(),
+            "ip.src#1 == 192.168.1.12 or ip.src#1 == 10.1.2.29 or ip.src#1 == 172.16.0.0/12 or ipv6.src#1 == 2001:db8:1:1::11".into(),
         ),
         ("saddr != 192.168.1.0/24", "ip and !(ip.src#1 == 192.168.1.0/24)".into()),
         // Ports: every operator, the range form, sport and dport.
@@ -148,7 +148,7 @@ fn table() -> Vec<(&'static str, String)> {
         (r#"if = "LAN""#, format!("frame.interface_name == \"LAN\" or {OIF_LAN}")),
         (
             "if = vpn",
-            format!("frame.interface_name in {{\"Branch\" \"Roadwarriors\"}} or {OIF_BRANCH} or {OIF_ROAD}"),
+            format!("frame.interface_name == \"Branch\" or frame.interface_name == \"Roadwarriors\" or {OIF_BRANCH} or {OIF_ROAD}"),
         ),
         ("iif = vpnclient", "frame.interface_name == \"Roadwarriors\"".into()),
         (r#"oif = vpn:"Branch""#, OIF_BRANCH.into()),
@@ -170,7 +170,7 @@ fn table() -> Vec<(&'static str, String)> {
         ),
         (
             "(direc = in | direc = out) & addr = 192.168.1.0/24 & any",
-            "frame.packet_flags_direction in {1 2} and ip.addr#1 == 192.168.1.0/24".into(),
+            "(frame.packet_flags_direction == 1 or frame.packet_flags_direction == 2) and ip.addr#1 == 192.168.1.0/24".into(),
         ),
     ]
 }
