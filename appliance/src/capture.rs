@@ -139,6 +139,7 @@ fn capture(args: &CaptureArgs) -> Result<ExitCode, CaptureError> {
     let format = args.format.unwrap_or_else(|| default_format(&args.output));
     let mut cfg = DumpConfig::new(format);
     cfg.snaplen = args.snaplen;
+    cfg.pcap_resolution = reader.lossless_pcap_resolution();
     if let Some(first) = reader.interfaces().first() {
         // pcap has one link type per file; carry the input's over.
         cfg.linktype = first.linktype;

@@ -806,10 +806,8 @@ fn metadata_only_matchers_ignore_the_frame() {
     assert!(!m.matches(&PacketMeta::default(), &[0xff; 60]));
 }
 
-/// Needs the real `wire::decode` (written by another helper): ignored until
-/// it is merged. Run with `cargo test -- --ignored`.
+/// The matcher decodes a real frame itself (`matches`, not `matches_decoded`).
 #[test]
-#[ignore = "needs crate::wire::decode"]
 fn matches_decodes_a_real_frame() {
     let dir = fixture();
     // Ethernet + IPv4 (192.168.1.5 → 203.0.113.10) + TCP 50000 → 80, SYN.

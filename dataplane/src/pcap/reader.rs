@@ -279,6 +279,16 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
+    /// The timestamp resolution a pcap copy of this input needs to lose
+    /// nothing: nanoseconds for a nanosecond pcap and for pcapng (whose
+    /// interfaces may carry any resolution), microseconds otherwise.
+    pub fn lossless_pcap_resolution(&self) -> crate::pcap::TsResolution {
+        match self.format {
+            Format::Pcap { nanos: false, .. } => crate::pcap::TsResolution::Micro,
+            _ => crate::pcap::TsResolution::Nano,
+        }
+    }
+
     /// The interfaces seen so far, indexed by [`CaptureRecord::interface`].
     /// A pcap file has exactly one; a pcapng file's list grows as IDBs are
     /// read (an IDB always precedes the packets that refer to it).

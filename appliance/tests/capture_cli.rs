@@ -1,0 +1,332 @@
+//! End-to-end tests of `ferrocap check` and `ferrocap capture -r`: the real
+//! binary, real files, and tshark reading what it wrote.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{tshark_frames, write_capture};
+use ferrocap_bench::gen::{self, presets};
+use ferrocap_dataplane::pcap::{DumpConfig, DumpFormat, DumpWriter, TsResolution};
+
+fn ferrocap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrocap"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Writes `n` packets of the mix preset as a plain pcap (no interface names).
+fn write_pcap(p: &Path, n: u64, res: TsResolution) {
+    let mut cfg = DumpConfig::new(DumpFormat::Pcap);
+    cfg.pcap_resolution = res;
+    let mut w = DumpWriter::create(p, cfg).unwrap();
+    for pkt in gen::generate(&presets::mix(3, n)) {
+        w.write(&pkt.as_record()).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn check_prints_normalized_plan_and_warning() {
+    let o = ferrocap(&[
+        "check",
+        r#"if = "Internet" & (port >= 137 & port <= 139 | port = 445)"#,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            r#"expression: ((if = "Internet") & (((port >= 137) & (port <= 139)) | (port = 445)))"#
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("plan:") && out.contains("depth: Transport"),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning: Line 1, char 20:") && out.contains("port = 137-139"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_reports_errors_kernun_style_with_exit_2() {
+    let cases = [
+        ("dport = 80 & saddr = 10.0.0.300", "Line 1, char 22:"),
+        ("port = 70000", "Line 1, char 8:"),
+        ("port = 139-137", "Line 1, char 8:"),
+        ("daddr = 10.0.0.1 &", "Line 1, char 19:"),
+        ("tcpfl = SYN\n  & bogus = 1", "Line 2, char 5:"),
+        (r#"saddr = list:"nope""#, "Line 1, char 15:"),
+    ];
+    for (expr, want) in cases {
+        let o = ferrocap(&["check", expr]);
+        assert_eq!(o.status.code(), Some(2), "`{expr}`: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.starts_with(want),
+            "`{expr}`: expected {want:?}, got:\n{err}"
+        );
+        assert!(
+            err.lines().any(|l| l.trim() == "^"),
+            "`{expr}`: no caret line:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn capture_honours_pcapng_names_and_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.pcapng");
+    write_capture(&input, 11, 3000);
+    let out = dir.path().join("out.pcapng");
+    let o = ferrocap(&[
+        "capture",
+        "-r",
+        path(&input),
+        "-w",
+        path(&out),
+        r#"iif = "LAN" & direc = out & tcpfl = ACK"#,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let theirs = tshark_frames(
+        &input,
+        Some(
+            r#"frame.interface_name == "LAN" && frame.packet_flags_direction == 2 && tcp.flags.ack == 1 && tcp.urgent_pointer"#,
+        ),
+    );
+    assert!(!theirs.is_empty());
+    assert_eq!(tshark_frames(&out, None), theirs);
+    // The output keeps the interface name and the direction.
+    let names = Command::new("tshark")
+        .args([
+            "-r",
+            path(&out),
+            "-T",
+            "fields",
+            "-e",
+            "frame.interface_name",
+            "-e",
+            "frame.packet_flags_direction",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&names.stdout);
+    for line in text.lines() {
+        let (name, flags) = line.split_once('\t').unwrap();
+        let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).unwrap();
+        assert_eq!((name, flags), ("LAN", 2), "{line}");
+    }
+    let summary = stderr(&o);
+    assert!(summary.contains("3000 packets read"), "{summary}");
+    assert!(
+        summary.contains(&format!("{} matched", theirs.len())),
+        "{summary}"
+    );
+}
+
+#[test]
+fn plain_pcap_gets_interface_and_direction_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for res in [TsResolution::Micro, TsResolution::Nano] {
+        let input = dir.path().join(format!("in-{res:?}.pcap"));
+        write_pcap(&input, 2000, res);
+        let out = dir.path().join(format!("out-{res:?}.pcap"));
+        let o = ferrocap(&[
+            "capture",
+            "-r",
+            path(&input),
+            "-w",
+            path(&out),
+            "--interface",
+            "Internet",
+            "--direction",
+            "in",
+            r#"if = "Internet" & direc = in & tcpfl = SYN"#,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let theirs = tshark_frames(
+            &input,
+            Some("tcp.flags.syn == 1 && tcp.urgent_pointer && !icmp && !icmpv6"),
+        );
+        assert!(!theirs.is_empty());
+        assert_eq!(tshark_frames(&out, None), theirs, "{res:?}");
+        // Without --direction the direction is unknown, so nothing is `in`.
+        let o = ferrocap(&[
+            "capture",
+            "-r",
+            path(&input),
+            "-w",
+            path(&out),
+            "direc = in",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(tshark_frames(&out, None).is_empty());
+    }
+}
+
+#[test]
+fn count_snaplen_and_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.pcapng");
+    write_capture(&input, 5, 2000);
+    let out = dir.path().join("out.pcap");
+    let o = ferrocap(&[
+        "capture",
+        "-r",
+        path(&input),
+        "-w",
+        path(&out),
+        "-c",
+        "25",
+        "-s",
+        "64",
+        "any",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let fields = Command::new("tshark")
+        .args([
+            "-r",
+            path(&out),
+            "-T",
+            "fields",
+            "-e",
+            "frame.cap_len",
+            "-e",
+            "frame.len",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&fields.stdout);
+    let rows: Vec<(u32, u32)> = text
+        .lines()
+        .map(|l| {
+            let (c, w) = l.split_once('\t').unwrap();
+            (c.parse().unwrap(), w.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 25, "-c 25");
+    assert!(
+        rows.iter().all(|&(cap, len)| cap <= 64 && len >= cap),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().any(|&(cap, len)| cap == 64 && len > 64),
+        "snaplen cut something"
+    );
+    // `.pcap` output is classic pcap, in nanoseconds because the pcapng
+    // input carries them.
+    let magic = std::fs::read(&out).unwrap();
+    assert_eq!(&magic[..4], &0xa1b2_3c4du32.to_le_bytes());
+    // --format overrides the extension.
+    let ng = dir.path().join("out.pcap");
+    let o = ferrocap(&[
+        "capture",
+        "-r",
+        path(&input),
+        "-w",
+        path(&ng),
+        "--format",
+        "pcapng",
+        "-c",
+        "1",
+        "any",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        &std::fs::read(&ng).unwrap()[..4],
+        &0x0a0d_0d0au32.to_le_bytes()
+    );
+}
+
+#[test]
+fn truncated_input_yields_what_it_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.pcap");
+    write_pcap(&whole, 500, TsResolution::Micro);
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() - 30]).unwrap();
+    let out = dir.path().join("out.pcap");
+    let o = ferrocap(&["capture", "-r", path(&cut), "-w", path(&out), "any"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ends in the middle of a record") && err.contains("499 whole packets"),
+        "{err}"
+    );
+    let all = tshark_frames(&whole, Some("ip or ipv6"));
+    let got = tshark_frames(&out, None);
+    // Every IP packet but (possibly) the cut last one.
+    assert!(
+        got.len() == all.len() || got.len() + 1 == all.len(),
+        "{} vs {}",
+        got.len(),
+        all.len()
+    );
+    assert!(got.iter().all(|k| all.contains(k)));
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
+    let out = dir.path().join("out.pcap");
+    let o = ferrocap(&["capture", "-r", path(&junk), "-w", path(&out), "any"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not a pcap or pcapng file"),
+        "{}",
+        stderr(&o)
+    );
+
+    let missing = dir.path().join("missing.pcap");
+    let o = ferrocap(&["capture", "-r", path(&missing), "-w", path(&out), "any"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing.pcap"), "{}", stderr(&o));
+
+    let input = dir.path().join("in.pcapng");
+    write_capture(&input, 1, 10);
+    let o = ferrocap(&[
+        "capture",
+        "-r",
+        path(&input),
+        "-w",
+        path(&out),
+        r#"if = "Nowhere""#,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown interface"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("hint:"), "{}", stderr(&o));
+
+    let bad_cfg = dir.path().join("bad.toml");
+    std::fs::write(&bad_cfg, "[[interface]]\nname = \"LAN\"\nkind = \"wifi\"\n").unwrap();
+    let o = ferrocap(&[
+        "capture",
+        "--config",
+        path(&bad_cfg),
+        "-r",
+        path(&input),
+        "-w",
+        path(&out),
+        "any",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Line 3, char 8:"), "{}", stderr(&o));
+}
