@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure (I/O, a bad capture file),
 //! 2 bad usage, a bad expression or a bad config file.
 
+mod applog;
 mod capture;
 mod check;
 mod config;
@@ -34,6 +35,10 @@ EXAMPLES:\n  \
   ferrocap capture -r in.pcap -w syn.pcap --interface Internet --direction in 'direc = in & tcpfl = SYN'"
 )]
 struct Cli {
+    /// Logging level 3..9 or error|warning|normal|debug|trace|full; overrides `[log] level`.
+    /// At run time SIGUSR1 raises it by one and SIGUSR2 lowers it by one.
+    #[arg(short = 'd', long = "debug-level", value_name = "N", global = true)]
+    debug_level: Option<ferrocap_dataplane::log::Level>,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,7 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(&args),
-        Command::Capture(args) => capture::run(&args),
+        Command::Capture(args) => capture::run(&args, cli.debug_level),
         Command::Explain(args) => logtools::explain(&args),
         Command::Stats(args) => logtools::stats(&args),
     }
