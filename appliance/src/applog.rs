@@ -14,10 +14,14 @@
 //!   cleanly, and kept on every other path — an error exit, a panic, or an
 //!   `AppLog` dropped without `finish` (an early return).
 
+use std::cell::Cell;
+use std::fmt;
 use std::path::PathBuf;
 
 use clap::Args;
+use ferrocap_dataplane::log::catalog::CatalogEntry;
 use ferrocap_dataplane::log::config::STATS_FILE;
+use ferrocap_dataplane::log::message::PacketRecord;
 use ferrocap_dataplane::log::{
     catalog, signals, Level, LogConfig, LogError, Logger, LoggerGuard, OutputKind,
 };
@@ -74,7 +78,12 @@ pub(crate) struct AppLog {
     logger: Logger,
     guard: Option<LoggerGuard>,
     signals: Option<signals::SignalThread>,
-    queue_len: usize,
+    /// Records the command's thread may queue between two flushes without
+    /// ever filling the queue: half of `queue_len`, leaving the other half
+    /// to messages from other threads.
+    batch: u64,
+    /// Records this thread queued since the last flush.
+    pending: Cell<u64>,
 }
 
 /// How the command ended, for [`AppLog::finish`].
@@ -99,7 +108,7 @@ impl AppLog {
     /// Starts the logger thread with `setup`, installs the panic hook and,
     /// if asked, the signal handlers.
     pub(crate) fn start(setup: LogSetup) -> Result<AppLog, LogError> {
-        let queue_len = setup.config.queue_len;
+        let batch = (setup.config.queue_len as u64 / 2).max(1);
         let (logger, guard) = Logger::start(setup.config)?;
         logger.install_panic_hook();
         let signals = if setup.signals {
@@ -111,7 +120,8 @@ impl AppLog {
             logger,
             guard: Some(guard),
             signals,
-            queue_len,
+            batch,
+            pending: Cell::new(0),
         })
     }
 
@@ -120,11 +130,35 @@ impl AppLog {
         &self.logger
     }
 
-    /// Records a producer may queue between two [`Logger::flush`] calls
-    /// without ever filling the queue: half of `queue_len`, leaving the
-    /// other half to messages from other threads (signals, progress).
-    pub(crate) fn batch(&self) -> u64 {
-        (self.queue_len as u64 / 2).max(1)
+    /// Counts one record queued by the command's thread and, every
+    /// `batch` records (half the queue), waits until the logger has written them:
+    /// back-pressure instead of drops, for commands that may wait.
+    pub(crate) fn paced(&self) {
+        let n = self.pending.get() + 1;
+        if n >= self.batch {
+            self.logger.flush();
+            self.pending.set(0);
+        } else {
+            self.pending.set(n);
+        }
+    }
+
+    /// [`Logger::log`] on track 0, paced.
+    pub(crate) fn log(&self, entry: &'static CatalogEntry, args: &[&dyn fmt::Display]) {
+        self.logger.log(0, entry, args);
+        self.paced();
+    }
+
+    /// [`Logger::stat`] on track 0, paced.
+    pub(crate) fn stat(&self, entry: &'static CatalogEntry, record: String) {
+        self.logger.stat(0, entry, record);
+        self.paced();
+    }
+
+    /// [`Logger::packet`] on track 0, paced.
+    pub(crate) fn packet(&self, record: &PacketRecord<'_>) {
+        self.logger.packet(0, record);
+        self.paced();
     }
 
     /// Stops the signal thread, drains and closes the logger; the memory log
@@ -162,10 +196,9 @@ impl Drop for AppLog {
 }
 
 /// Logs `APPL-100-K ferrocap VERSION starting, pid N, config FILE`.
-pub(crate) fn log_start(logger: &Logger, config: Option<&std::path::Path>) {
+pub(crate) fn log_start(log: &AppLog, config: Option<&std::path::Path>) {
     let config = config.map_or_else(|| "(none)".to_owned(), |p| p.display().to_string());
-    logger.log(
-        0,
+    log.log(
         catalog::APPL_START,
         &[&env!("CARGO_PKG_VERSION"), &std::process::id(), &config],
     );
@@ -223,7 +256,7 @@ mod tests {
             })
             .unwrap();
             assert!(mem.exists());
-            log_start(log.logger(), None);
+            log_start(&log, None);
             match ending {
                 Some(e) => {
                     let t = log.finish(e).unwrap();
@@ -252,7 +285,7 @@ mod tests {
                 signals: false,
             })
             .unwrap();
-            assert_eq!(log.batch(), batch);
+            assert_eq!(log.batch, batch);
             log.finish(Ending::Clean).unwrap();
         }
     }

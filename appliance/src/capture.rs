@@ -37,7 +37,7 @@ use ferrocap_dataplane::expr::{
 use ferrocap_dataplane::log::message::{
     Endpoint, Outcome, PacketDirection, PacketRecord, StatRecord,
 };
-use ferrocap_dataplane::log::{catalog, Component, Level, LogError, Logger, Severity};
+use ferrocap_dataplane::log::{catalog, Component, Level, LogError, Severity};
 use ferrocap_dataplane::pcap::{
     CaptureError, CaptureReader, CaptureRecord, CapturedDirection, DumpConfig, DumpFormat,
     DumpWriter, InterfaceInfo, LINKTYPE_ETHERNET,
@@ -107,6 +107,9 @@ const DUMP_NAME: &str = "capture";
 const PACKET_LOG_NAME: &str = "packet_logging";
 /// How often the level-7 progress message is logged while packets arrive.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How often (in packets read) the loop checks whether the log output
+/// stopped under `on_failure = "stop"`.
+const FATAL_CHECK_EVERY: u64 = 1024;
 
 /// Why a capture stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -244,8 +247,7 @@ pub(crate) fn run(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
             });
         }
     };
-    let logger = applog.logger().clone();
-    applog::log_start(&logger, args.config.as_deref());
+    applog::log_start(&applog, args.config.as_deref());
     let result = capture(args, loaded.as_ref(), packet_log.as_deref(), &applog);
     let (code, ending, summary) = match result {
         Ok(Finished::Done(s)) => {
@@ -254,21 +256,20 @@ pub(crate) fn run(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
             } else {
                 "end of input"
             };
-            logger.log(0, catalog::APPL_STOP, &[&reason]);
-            log_summary(&logger, &s);
+            applog.log(catalog::APPL_STOP, &[&reason]);
+            log_summary(&applog, &s);
             (ExitCode::SUCCESS, Ending::Clean, Some(s))
         }
         Ok(Finished::BadExpression) => {
-            logger.log(0, catalog::APPL_STOP, &[&"bad expression"]);
+            applog.log(catalog::APPL_STOP, &[&"bad expression"]);
             (ExitCode::from(2), Ending::Failed, None)
         }
         Err(e) => {
             eprintln!("ferrocap: {e}");
-            logger.log(0, catalog::APPL_FATAL, &[&e]);
+            applog.log(catalog::APPL_FATAL, &[&e]);
             (ExitCode::from(1), Ending::Failed, None)
         }
     };
-    drop(logger);
     let totals = match applog.finish(ending) {
         Ok(t) => t,
         Err(e) => {
@@ -284,10 +285,9 @@ pub(crate) fn run(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
 }
 
 /// `APPL-102-K` and the `APPL-888-I` SUMMARY record.
-fn log_summary(logger: &Logger, s: &Summary) {
+fn log_summary(log: &AppLog, s: &Summary) {
     let c = &s.counts;
-    logger.log(
-        0,
+    log.log(
         catalog::APPL_STOPPED,
         &[
             &format_args!("{:.3} s", s.secs),
@@ -304,7 +304,7 @@ fn log_summary(logger: &Logger, s: &Summary) {
         .field("WRITTEN", c.written)
         .field("DROPPED", 0u64)
         .finish(Outcome::Accepted);
-    logger.stat(0, catalog::APPL_SUMMARY, rec);
+    log.stat(catalog::APPL_SUMMARY, rec);
 }
 
 fn print_summary(args: &CaptureArgs, s: &Summary, destination: &str) {
@@ -367,7 +367,7 @@ fn print_log_totals(t: LogTotals, destination: &str) {
 /// Compiles `src` for the output `name`, reporting warnings and errors on
 /// stderr and in the log. `None` when it does not compile.
 fn compile(
-    logger: &Logger,
+    log: &AppLog,
     name: &str,
     src: &str,
     directory: &Directory,
@@ -377,9 +377,9 @@ fn compile(
         Ok(c) => {
             for w in &c.warnings {
                 eprintln!("warning: {w}");
-                logger.log(0, catalog::EXPR_CHECK, &[&name, &w]);
+                log.log(catalog::EXPR_CHECK, &[&name, &w]);
             }
-            logger.log(0, catalog::EXPR_SET, &[&name, &c.normalized]);
+            log.log(catalog::EXPR_SET, &[&name, &c.normalized]);
             Some(c.matcher)
         }
         Err(e) => {
@@ -387,11 +387,7 @@ fn compile(
             if !configured && matches!(e.kind, expr::ExprErrorKind::UnknownInterface) {
                 eprintln!("hint: without --config, the interfaces are the names in the input file and --interface");
             }
-            logger.log(
-                0,
-                catalog::EXPR_ERROR,
-                &[&name, &e.line, &e.char, &e.message],
-            );
+            log.log(catalog::EXPR_ERROR, &[&name, &e.line, &e.char, &e.message]);
             None
         }
     }
@@ -407,7 +403,7 @@ struct Dump {
 
 impl Dump {
     /// Logs the `DUMP-STOP` record.
-    fn log_stop(&self, logger: &Logger, outcome: Outcome) {
+    fn log_stop(&self, log: &AppLog, outcome: Outcome) {
         let rec = StatRecord::new("DUMP-STOP")
             .field("NAME", DUMP_NAME)
             .field("FILE", self.path.display())
@@ -415,27 +411,19 @@ impl Dump {
             .field("BYTES", self.writer.bytes_written())
             .field("DROPPED", 0u64)
             .finish(outcome);
-        logger.stat(0, catalog::PDMP_STOPPED, rec);
+        log.stat(catalog::PDMP_STOPPED, rec);
     }
 }
 
 /// Logs `DUMP-START` for `path` with `outcome`.
-fn log_dump_start(logger: &Logger, path: &Path, format: DumpFormat, src: &str, outcome: Outcome) {
+fn log_dump_start(log: &AppLog, path: &Path, format: DumpFormat, src: &str, outcome: Outcome) {
     let rec = StatRecord::new("DUMP-START")
         .field("NAME", DUMP_NAME)
         .field("FILE", path.display())
         .field("FORMAT", format)
         .field("EXPR", src)
         .finish(outcome);
-    logger.stat(0, catalog::PDMP_STARTED, rec);
-}
-
-/// The packet log: its expression, and how many records may be queued
-/// before waiting for the logger.
-struct PacketLog {
-    matcher: Matcher,
-    batch: u64,
-    since_flush: u64,
+    log.stat(catalog::PDMP_STARTED, rec);
 }
 
 fn capture(
@@ -464,20 +452,16 @@ fn capture(
         None => directory_from_input(reader.interfaces(), args.interface.as_deref()),
     };
     let dump_matcher = match (&args.output, &args.expression) {
-        (Some(_), Some(src)) => match compile(logger, DUMP_NAME, src, &directory, loaded.is_some())
+        (Some(_), Some(src)) => match compile(applog, DUMP_NAME, src, &directory, loaded.is_some())
         {
             Some(m) => Some(m),
             None => return Ok(Finished::BadExpression),
         },
         _ => None,
     };
-    let mut packet_log = match packet_log_src {
-        Some(src) => match compile(logger, PACKET_LOG_NAME, src, &directory, loaded.is_some()) {
-            Some(matcher) => Some(PacketLog {
-                matcher,
-                batch: applog.batch(),
-                since_flush: 0,
-            }),
+    let packet_log = match packet_log_src {
+        Some(src) => match compile(applog, PACKET_LOG_NAME, src, &directory, loaded.is_some()) {
+            Some(matcher) => Some(matcher),
             None => return Ok(Finished::BadExpression),
         },
         None => None,
@@ -506,7 +490,7 @@ fn capture(
             }
             match DumpWriter::create(path, cfg) {
                 Ok(writer) => {
-                    log_dump_start(logger, path, format, src, Outcome::Accepted);
+                    log_dump_start(applog, path, format, src, Outcome::Accepted);
                     Some(Dump {
                         writer,
                         matcher,
@@ -515,7 +499,7 @@ fn capture(
                     })
                 }
                 Err(e) => {
-                    log_dump_start(logger, path, format, src, Outcome::Failed);
+                    log_dump_start(applog, path, format, src, Outcome::Failed);
                     return Err(e.into());
                 }
             }
@@ -523,7 +507,7 @@ fn capture(
         _ => None,
     };
     if let Some(src) = packet_log_src {
-        logger.log(0, catalog::PFLG_STARTED, &[&PACKET_LOG_NAME, &src]);
+        applog.log(catalog::PFLG_STARTED, &[&PACKET_LOG_NAME, &src]);
     }
 
     let mut inputs: Vec<InputInterface> = Vec::new();
@@ -561,7 +545,7 @@ fn capture(
             Err(e) => {
                 // Close what was written so far so it stays readable.
                 if let Some(d) = dump.take() {
-                    d.log_stop(logger, Outcome::Failed);
+                    d.log_stop(applog, Outcome::Failed);
                     d.writer.finish()?;
                 }
                 return Err(e.into());
@@ -599,28 +583,16 @@ fn capture(
             direction: direction_of(&rec, input.rule),
         };
         let mut limit_reached = false;
-        if let Some(pl) = packet_log.as_mut() {
-            if pl.matcher.matches(&meta, rec.data) {
+        if let Some(pl) = &packet_log {
+            if pl.matches(&meta, rec.data) {
                 counts.log_matched += 1;
                 let name = input.name.as_deref().unwrap_or("-");
                 match packet_record(&rec, meta.direction, name) {
                     Some(r) => {
-                        logger.packet(0, &r);
+                        // Paced: never more than half the queue of our
+                        // records in it, so none is dropped.
+                        applog.packet(&r);
                         counts.logged += 1;
-                        pl.since_flush += 1;
-                        if pl.since_flush >= pl.batch {
-                            // Back-pressure: never more than `batch` of our
-                            // records in the queue, so none is dropped.
-                            logger.flush();
-                            pl.since_flush = 0;
-                            if let Some(why) = logger.fatal_error() {
-                                if let Some(d) = dump.take() {
-                                    d.log_stop(logger, Outcome::Failed);
-                                    d.writer.finish()?;
-                                }
-                                return Err(RunError::LogStopped(why));
-                            }
-                        }
                     }
                     None => counts.log_no_ip += 1,
                 }
@@ -639,7 +611,7 @@ fn capture(
                         {
                             Ok(i) => i,
                             Err(e) => {
-                                d.log_stop(logger, Outcome::Failed);
+                                d.log_stop(applog, Outcome::Failed);
                                 return Err(e.into());
                             }
                         };
@@ -657,7 +629,7 @@ fn capture(
                     ..rec
                 });
                 if let Err(e) = written {
-                    d.log_stop(logger, Outcome::Failed);
+                    d.log_stop(applog, Outcome::Failed);
                     return Err(e.into());
                 }
                 counts.written += 1;
@@ -678,6 +650,16 @@ fn capture(
                     counts.read, counts.matched, counts.written, counts.logged
                 ),
             );
+            applog.paced();
+        }
+        if counts.read % FATAL_CHECK_EVERY == 0 {
+            if let Some(why) = logger.fatal_error() {
+                if let Some(d) = dump.take() {
+                    d.log_stop(applog, Outcome::Failed);
+                    d.writer.finish()?;
+                }
+                return Err(RunError::LogStopped(why));
+            }
         }
         if limit_reached {
             break;
@@ -692,9 +674,16 @@ fn capture(
             let _ = std::io::stderr().flush();
         }
     }
+    if let Some(why) = logger.fatal_error() {
+        if let Some(d) = dump.take() {
+            d.log_stop(applog, Outcome::Failed);
+            d.writer.finish()?;
+        }
+        return Err(RunError::LogStopped(why));
+    }
     let dump_summary = match dump {
         Some(d) => {
-            d.log_stop(logger, Outcome::Accepted);
+            d.log_stop(applog, Outcome::Accepted);
             let bytes = d.writer.bytes_written();
             let (path, format) = (d.path.clone(), d.format);
             d.writer.finish()?;
@@ -707,14 +696,12 @@ fn capture(
     }
     if packet_log.is_some() {
         if counts.log_no_ip > 0 {
-            logger.log(
-                0,
+            applog.log(
                 catalog::PFLG_DROPPED,
                 &[&PACKET_LOG_NAME, &counts.log_no_ip, &"no IP header"],
             );
         }
-        logger.log(
-            0,
+        applog.log(
             catalog::PFLG_STOPPED,
             &[&PACKET_LOG_NAME, &counts.logged, &logger.dropped()],
         );

@@ -807,3 +807,37 @@ fn explain_prints_the_catalog_entry() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn a_tiny_log_queue_drops_no_packet_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mix.pcapng");
+    write_capture(&input, 4, 3000);
+    let config = dir.path().join("ferrocap.toml");
+    std::fs::write(&config, "[log]\nqueue_len = 2\n").unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        ferrocap()
+            .args(["-d", "9", "capture", "--config"])
+            .arg(&config)
+            .arg("-r")
+            .arg(&input)
+            .args(["--packet-log", "any", "--log-dir"])
+            .arg(logs.path()),
+    );
+    let stats = parse_lines(
+        "stats",
+        &std::fs::read_to_string(logs.path().join("ferrocap-stats")).unwrap(),
+    );
+    let records = packet_records(&stats);
+    // `any` is every IP packet: all but the ARP frames (and frames cut
+    // inside the IP header).
+    let ip = common::tshark_frames(&input, Some("ip or ipv6")).len();
+    assert_eq!(records.len(), ip);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains(&format!("{ip} packets matched, {ip} PFLG-888-I records")),
+        "{summary}"
+    );
+    assert!(!summary.contains("dropped"), "{summary}");
+}
