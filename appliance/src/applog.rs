@@ -96,12 +96,15 @@ pub(crate) enum Ending {
 }
 
 /// What [`AppLog::finish`] reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct LogTotals {
     /// Records dropped because the queue was full.
     pub dropped: u64,
     /// Lines the output failed to write.
     pub write_errors: u64,
+    /// Why the output stopped under `on_failure = "stop"`, if it did (the
+    /// memory log is then kept).
+    pub fatal: Option<String>,
 }
 
 impl AppLog {
@@ -181,6 +184,7 @@ impl AppLog {
         result.map(|()| LogTotals {
             dropped: self.logger.dropped(),
             write_errors: self.logger.write_errors(),
+            fatal: self.logger.fatal_error(),
         })
     }
 }

@@ -277,6 +277,13 @@ pub(crate) fn run(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let code = match (&totals.fatal, ending) {
+        (Some(why), Ending::Clean) => {
+            eprintln!("ferrocap: the log output failed (on_failure = stop): {why}");
+            ExitCode::from(1)
+        }
+        _ => code,
+    };
     if let Some(s) = &summary {
         print_summary(args, s, &destination);
     }
@@ -674,6 +681,9 @@ fn capture(
             let _ = std::io::stderr().flush();
         }
     }
+    // Let the logger write what is queued: a failure under
+    // `on_failure = "stop"` shows up now, not after the summary.
+    logger.flush();
     if let Some(why) = logger.fatal_error() {
         if let Some(d) = dump.take() {
             d.log_stop(applog, Outcome::Failed);

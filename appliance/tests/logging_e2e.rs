@@ -841,3 +841,46 @@ fn a_tiny_log_queue_drops_no_packet_record() {
     );
     assert!(!summary.contains("dropped"), "{summary}");
 }
+
+#[test]
+fn a_failing_log_output_under_on_failure_stop_fails_the_run_and_keeps_the_memory_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mix.pcapng");
+    write_capture(&input, 6, 3000);
+    // The stats log is a disk that is always full.
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("ferrocap-stats")).unwrap();
+    let config = dir.path().join("ferrocap.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[log]\noutput = \"file\"\ndir = \"{d}\"\non_failure = \"stop\"\nmemory_log_path = \"{d}/mem-{{pid}}.log\"\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let child = ferrocap()
+        .args(["capture", "--config"])
+        .arg(&config)
+        .arg("-r")
+        .arg(&input)
+        .args(["--packet-log", "any"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SLOG-102-C log output "), "{stderr}");
+    assert!(
+        stderr.contains("the log output failed (on_failure = stop)"),
+        "{stderr}"
+    );
+    let mem = std::fs::read_to_string(dir.path().join(format!("mem-{pid}.log")))
+        .expect("memory log kept after the log output failed");
+    assert!(mem.contains("SLOG-100-E writing to log output "), "{mem}");
+    assert!(
+        mem.contains("APPL-110-C fatal error, exiting: the log output failed"),
+        "{mem}"
+    );
+}
