@@ -211,6 +211,12 @@ pub(crate) fn log_start(log: &AppLog, config: Option<&std::path::Path>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Mutex, PoisonError};
+
+    /// Panic hooks are process-wide and chained: a panic marks the memory
+    /// log of every logger alive at the time as kept. Tests that start a
+    /// logger with a memory log take turns.
+    static HOOKS: Mutex<()> = Mutex::new(());
 
     #[test]
     fn overrides_apply_in_order() {
@@ -240,6 +246,7 @@ mod tests {
 
     #[test]
     fn memory_log_deleted_on_clean_end_kept_otherwise() {
+        let _turn = HOOKS.lock().unwrap_or_else(PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
         for (ending, kept) in [
             (Some(Ending::Clean), false),
@@ -272,6 +279,36 @@ mod tests {
         }
         let debug = std::fs::read_to_string(dir.path().join("ferrocap-debug")).unwrap();
         assert_eq!(debug.matches("APPL-100-K ferrocap ").count(), 3, "{debug}");
+    }
+
+    #[test]
+    fn a_panic_is_logged_and_keeps_the_memory_log() {
+        let _turn = HOOKS.lock().unwrap_or_else(PoisonError::into_inner);
+        let dir = tempfile::tempdir().unwrap();
+        let mem = dir.path().join("mem.log");
+        let cfg = LogConfig {
+            output: OutputKind::File,
+            dir: dir.path().to_path_buf(),
+            memory_log_path: Some(mem.clone()),
+            memory_log_size: 4096,
+            ..LogConfig::default()
+        };
+        let log = AppLog::start(LogSetup {
+            config: cfg,
+            signals: false,
+        })
+        .unwrap();
+        let t = std::thread::Builder::new()
+            .name("boom".into())
+            .spawn(|| panic!("forced for the test"))
+            .unwrap();
+        assert!(t.join().is_err());
+        // Even a clean end keeps the memory log after a panic.
+        log.finish(Ending::Clean).unwrap();
+        let text = std::fs::read_to_string(&mem).expect("memory log kept");
+        assert!(text.contains("KERN-110-C **PANIC** [applog.rs:"), "{text}");
+        let debug = std::fs::read_to_string(dir.path().join("ferrocap-debug")).unwrap();
+        assert!(debug.contains("] boom(): forced for the test"), "{debug}");
     }
 
     #[test]
