@@ -24,6 +24,7 @@
 //!   is closed valid for tshark on every path that returns.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -402,7 +403,7 @@ fn compile(
 
 /// The dump: its writer and expression.
 struct Dump {
-    writer: DumpWriter<std::fs::File>,
+    writer: DumpWriter<File>,
     matcher: Matcher,
     path: PathBuf,
     format: DumpFormat,
@@ -440,23 +441,18 @@ fn capture(
     applog: &AppLog,
 ) -> Result<Finished, RunError> {
     let logger = applog.logger();
-    let mut reader = CaptureReader::open(&args.input)?;
-    // Reading the first record makes the reader take in every interface
-    // block in front of it: without a config, those names are the
-    // interfaces the expressions may use. The input is read only once, so
-    // it may be a FIFO.
-    let mut first = OwnedRecord::default();
-    let first_result = match reader.next_record() {
-        Ok(Some(r)) => {
-            first.copy_from(&r);
-            Ok(true)
-        }
-        Ok(None) => Ok(false),
-        Err(e) => Err(e),
-    };
+    // Without a config, the interfaces the expressions may use are the
+    // names in the input's header, so the input is opened first; with one,
+    // a bad expression is reported before the input is touched.
+    let mut opened = None;
     let directory = match loaded {
         Some(l) => l.directory.clone(),
-        None => directory_from_input(reader.interfaces(), args.interface.as_deref()),
+        None => {
+            let input = open_input(&args.input)?;
+            let d = directory_from_input(input.reader.interfaces(), args.interface.as_deref());
+            opened = Some(input);
+            d
+        }
     };
     let dump_matcher = match (&args.output, &args.expression) {
         (Some(_), Some(src)) => match compile(applog, DUMP_NAME, src, &directory, loaded.is_some())
@@ -472,6 +468,14 @@ fn capture(
             None => return Ok(Finished::BadExpression),
         },
         None => None,
+    };
+    let OpenedInput {
+        mut reader,
+        first,
+        first_result,
+    } = match opened {
+        Some(o) => o,
+        None => open_input(&args.input)?,
     };
 
     let rules = direction_rules(loaded, &directory);
@@ -723,6 +727,36 @@ fn capture(
         packet_log: packet_log.is_some(),
         truncated,
     }))
+}
+
+/// Opens the input and reads its first record (copied out), which makes
+/// the reader take in every interface block in front of it. The input is
+/// read only once, so it may be a FIFO.
+fn open_input(path: &Path) -> Result<OpenedInput, CaptureError> {
+    let mut reader = CaptureReader::open(path)?;
+    let mut first = OwnedRecord::default();
+    let result = match reader.next_record() {
+        Ok(Some(r)) => {
+            first.copy_from(&r);
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(e) => Err(e),
+    };
+    Ok(OpenedInput {
+        reader,
+        first,
+        first_result: result,
+    })
+}
+
+/// An input opened by [`open_input`].
+struct OpenedInput {
+    reader: CaptureReader<File>,
+    /// The first record, if `first_result` is `Ok(true)`.
+    first: OwnedRecord,
+    /// Whether there was a first record, or the error reading it.
+    first_result: Result<bool, CaptureError>,
 }
 
 /// The `PFLG-888-I` fields of one frame, decoded to the transport layer;

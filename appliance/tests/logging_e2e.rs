@@ -736,6 +736,28 @@ fn capture_needs_something_to_do() {
         debug.contains("EXPR-110-E expression packet_logging rejected: Line 1, char "),
         "{debug}"
     );
+    // With a config, a bad expression is reported before the input is
+    // opened (which might be a FIFO nobody writes to).
+    let config = dir.path().join("ferrocap.toml");
+    std::fs::write(&config, "[[interface]]\nname = \"LAN\"\n").unwrap();
+    let out = ferrocap()
+        .args(["capture", "--config"])
+        .arg(&config)
+        .args([
+            "-r",
+            "/nonexistent/in.pcapng",
+            "--packet-log",
+            "if = \"WAN\"",
+            "--log-dir",
+        ])
+        .arg(logs.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("WAN"),
+        "{out:?}"
+    );
 }
 
 #[test]
