@@ -906,3 +906,46 @@ fn a_failing_log_output_under_on_failure_stop_fails_the_run_and_keeps_the_memory
         "{mem}"
     );
 }
+
+#[test]
+fn split_records_are_joined_by_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mix.pcapng");
+    write_capture(&input, 8, 800);
+    let config = dir.path().join("ferrocap.toml");
+    std::fs::write(&config, "[log]\nmax_line = 40\n").unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        ferrocap()
+            .args(["capture", "--config"])
+            .arg(&config)
+            .arg("-r")
+            .arg(&input)
+            .args(["--packet-log", "any", "--log-dir"])
+            .arg(logs.path()),
+    );
+    let stats_file = logs.path().join("ferrocap-stats");
+    let lines = parse_lines("stats", &std::fs::read_to_string(&stats_file).unwrap());
+    // Every part is a whole line in the envelope, at most max_line long.
+    assert!(
+        lines.iter().all(|l| l.text.len() <= 40),
+        "a part is longer than max_line"
+    );
+    let starts = lines
+        .iter()
+        .filter(|l| l.text.starts_with("PACKET "))
+        .count();
+    assert!(lines.iter().any(|l| l.text.starts_with('~')));
+    assert!(lines.iter().any(|l| l.text.ends_with('\\')));
+    let json = run_ok(ferrocap().args(["stats", "--json"]).arg(&stats_file));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["totals"]["packets"], starts as u64);
+    assert_eq!(v["totals"]["malformed"], 0);
+    assert_eq!(v["totals"]["torn"], 0);
+    assert_eq!(v["totals"]["orphans"], 0);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains(&format!("{starts} PFLG-888-I records")),
+        "{summary}"
+    );
+}
