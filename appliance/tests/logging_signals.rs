@@ -37,10 +37,11 @@ impl Drop for Reap {
     }
 }
 
+/// Sends `SIG<sig>` with the shell's built-in `kill` (no extra package).
 fn signal(pid: u32, sig: &str) {
-    let st = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -{sig} {pid}"))
         .status()
         .unwrap();
     assert!(st.success(), "kill -{sig} {pid}");
