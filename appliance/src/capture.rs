@@ -1,41 +1,72 @@
-//! `ferrocap capture -r`: offline capture from a pcap/pcapng file.
+//! `ferrocap capture -r`: offline capture from a pcap/pcapng file, with a
+//! packet dump and Kerio packet logging.
 //!
-//! Promises: every packet read is counted as matched, unmatched or skipped
-//! (undecodable: not Ethernet, or shorter than an Ethernet header); every
-//! matched packet is written or the command fails; a truncated input yields
-//! the packets it held and a warning; the output is closed valid for tshark
-//! on every path that returns.
+//! Promises:
+//! - the dump (`-w OUT EXPR`) and packet logging (`--packet-log EXPR`, or
+//!   the config's `[packet_logging] expression`) are independent: each has
+//!   its own expression, and either may be used alone;
+//! - every packet read is counted as skipped (undecodable: not Ethernet, or
+//!   shorter than an Ethernet header) or offered to both expressions; every
+//!   packet the dump expression matches is written or the command fails;
+//! - every packet the packet-log expression matches yields exactly one
+//!   `PFLG-888-I` record in the stats log, except frames without a readable
+//!   IP header (a record needs addresses and a protocol): those are counted,
+//!   printed and reported as `PFLG-110-W`;
+//! - packet records are never dropped for a full log queue: the reading
+//!   loop waits for the logger every `queue_len / 2` records; any record
+//!   dropped anyway (other threads' messages) is counted in the summary;
+//! - the dump writes `DUMP-START` and `DUMP-STOP` statistical records
+//!   (`PDMP-880-I`, `PDMP-881-I`) with its counters;
+//! - the input is opened once and read strictly in order, so it may be a
+//!   pipe or a FIFO; at level 7 a progress message (`APPL-900-D`) is logged
+//!   at most once a second while packets arrive;
+//! - a truncated input yields the packets it held and a warning; the output
+//!   is closed valid for tshark on every path that returns.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use ferrocap_dataplane::expr::{
-    self, Direction, Directory, IfIndex, InterfaceDef, InterfaceKind, PacketMeta,
+    self, Direction, Directory, IfIndex, InterfaceDef, InterfaceKind, Matcher, PacketMeta,
 };
+use ferrocap_dataplane::log::message::{
+    Endpoint, Outcome, PacketDirection, PacketRecord, StatRecord,
+};
+use ferrocap_dataplane::log::{catalog, Component, Level, LogError, Severity};
 use ferrocap_dataplane::pcap::{
     CaptureError, CaptureReader, CaptureRecord, CapturedDirection, DumpConfig, DumpFormat,
     DumpWriter, InterfaceInfo, LINKTYPE_ETHERNET,
 };
+use ferrocap_dataplane::wire::{self, Depth, L3};
 
+use crate::applog::{self, AppLog, Ending, LogArgs, LogSetup, LogTotals};
 use crate::config::{DirectionRuleConfig, Loaded};
 
 /// Arguments of `ferrocap capture`.
 #[derive(Debug, Args)]
 pub(crate) struct CaptureArgs {
-    /// Input capture file (pcap or pcapng).
+    /// Input capture file (pcap or pcapng); a pipe or FIFO works too.
     #[arg(short = 'r', long = "read", value_name = "IN")]
     input: PathBuf,
-    /// Output file for the packets that match.
-    #[arg(short = 'w', long = "write", value_name = "OUT")]
-    output: PathBuf,
+    /// Dump: write the packets that match EXPR to OUT.
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "OUT",
+        requires = "expression"
+    )]
+    output: Option<PathBuf>,
     /// Output format. Default: pcap when OUT ends in `.pcap`, pcapng otherwise.
     #[arg(long, value_name = "FORMAT")]
     format: Option<DumpFormat>,
-    /// Config file: interfaces, routes, IP groups and users the expression names.
+    /// Config file: interfaces, routes, IP groups and users the expressions
+    /// name, `[packet_logging]` and `[log]`.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Interface of packets whose input names none (plain pcap, or a pcapng
@@ -45,16 +76,23 @@ pub(crate) struct CaptureArgs {
     /// Direction of packets whose input records none.
     #[arg(long, value_enum, value_name = "in|out")]
     direction: Option<DirectionArg>,
-    /// Stop after writing COUNT packets.
+    /// Stop after writing COUNT packets (without -w: after logging COUNT packets).
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
     count: Option<u64>,
     /// Keep at most SNAPLEN bytes of each packet (the original length is kept).
     #[arg(short = 's', long = "snaplen", value_name = "SNAPLEN", default_value_t = 65535,
           value_parser = clap::value_parser!(u32).range(1..=262_144))]
     snaplen: u32,
-    /// The Kerio expression selecting the packets to write.
-    #[arg(value_name = "EXPR")]
-    expression: String,
+    /// Packet logging: log every packet that matches this expression as one
+    /// PFLG-888-I record in the stats log. Default: the config's
+    /// `[packet_logging] expression`, if any.
+    #[arg(long = "packet-log", value_name = "EXPR")]
+    packet_log: Option<String>,
+    #[command(flatten)]
+    log: LogArgs,
+    /// The Kerio expression selecting the packets written to OUT (only with -w).
+    #[arg(value_name = "EXPR", requires = "output")]
+    expression: Option<String>,
 }
 
 /// `--direction`.
@@ -64,14 +102,63 @@ enum DirectionArg {
     Out,
 }
 
+/// The name of the dump in its `DUMP-START`/`DUMP-STOP` records.
+const DUMP_NAME: &str = "capture";
+/// The name of the packet log rule in `PFLG` messages.
+const PACKET_LOG_NAME: &str = "packet_logging";
+/// How often the level-7 progress message is logged while packets arrive.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How often (in packets read) the loop checks whether the log output
+/// stopped under `on_failure = "stop"`.
+const FATAL_CHECK_EVERY: u64 = 1024;
+
+/// Why a capture stopped with an error.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    /// Reading the input or writing the dump failed.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// The log output failed under `on_failure = "stop"`.
+    #[error("the log output failed (on_failure = stop): {0}")]
+    LogStopped(String),
+}
+
 /// What happened to the packets, for the summary.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Counts {
     read: u64,
-    matched: u64,
-    unmatched: u64,
     skipped: u64,
+    /// Matched the dump expression.
+    matched: u64,
+    /// Did not match the dump expression.
+    unmatched: u64,
     written: u64,
+    /// Matched the packet-log expression.
+    log_matched: u64,
+    /// PFLG-888-I records queued.
+    logged: u64,
+    /// Matched the packet-log expression but have no readable IP header.
+    log_no_ip: u64,
+}
+
+/// How a capture that did not fail ended.
+#[derive(Debug)]
+enum Finished {
+    /// The input ended (or `-c` was reached).
+    Done(Summary),
+    /// An expression did not compile (already reported).
+    BadExpression,
+}
+
+/// The numbers printed at the end.
+#[derive(Debug)]
+struct Summary {
+    counts: Counts,
+    secs: f64,
+    /// The dump's output file, format and size, if there was a dump.
+    dump: Option<(PathBuf, DumpFormat, u64)>,
+    packet_log: bool,
+    truncated: bool,
 }
 
 /// How packets of one input interface are classified.
@@ -91,40 +178,307 @@ enum Rule {
     ByMac([u8; 6]),
 }
 
-/// Runs `ferrocap capture` in offline mode.
-pub(crate) fn run(args: &CaptureArgs) -> ExitCode {
-    match capture(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("ferrocap: {e}");
-            ExitCode::from(1)
+/// A record copied out of the reader's buffer.
+#[derive(Debug, Default)]
+struct OwnedRecord {
+    ts_nanos: u64,
+    orig_len: u32,
+    data: Vec<u8>,
+    interface: u32,
+    direction: Option<CapturedDirection>,
+}
+
+impl OwnedRecord {
+    fn copy_from(&mut self, rec: &CaptureRecord<'_>) {
+        self.ts_nanos = rec.ts_nanos;
+        self.orig_len = rec.orig_len;
+        self.data.clear();
+        self.data.extend_from_slice(rec.data);
+        self.interface = rec.interface;
+        self.direction = rec.direction;
+    }
+
+    fn as_record(&self) -> CaptureRecord<'_> {
+        CaptureRecord {
+            ts_nanos: self.ts_nanos,
+            orig_len: self.orig_len,
+            data: &self.data,
+            interface: self.interface,
+            direction: self.direction,
         }
     }
 }
 
-fn capture(args: &CaptureArgs) -> Result<ExitCode, CaptureError> {
+/// Runs `ferrocap capture` in offline mode; `level` is the global `-d N`.
+pub(crate) fn run(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
     let loaded = match crate::load_config(args.config.as_ref()) {
         Ok(l) => l,
-        Err(code) => return Ok(code),
+        Err(code) => return code,
     };
-    let directory = match &loaded {
-        Some(l) => l.directory.clone(),
-        None => directory_from_input(&args.input, args.interface.as_deref())?,
-    };
-    let compiled = match expr::compile(&args.expression, &directory) {
-        Ok(c) => c,
+    let packet_log = args.packet_log.clone().or_else(|| {
+        loaded
+            .as_ref()
+            .and_then(|l| l.config.packet_logging.expression.as_ref())
+            .map(|e| e.get_ref().clone())
+    });
+    if args.output.is_none() && packet_log.is_none() {
+        eprintln!(
+            "ferrocap: nothing to do: give -w OUT EXPR to write a dump, or --packet-log EXPR \
+             (or a config with [packet_logging] expression) to log packets"
+        );
+        return ExitCode::from(2);
+    }
+    let mut setup = LogSetup::new(
+        loaded.as_ref().and_then(|l| l.config.log.as_ref()),
+        &args.log,
+        level,
+    );
+    // The input may be a FIFO that stays open for days: let the operator
+    // change the level and reopen the files.
+    setup.signals = true;
+    let destination = setup.stats_destination();
+    let applog = match AppLog::start(setup) {
+        Ok(l) => l,
         Err(e) => {
-            eprintln!("{e}");
-            if loaded.is_none() && matches!(e.kind, expr::ExprErrorKind::UnknownInterface) {
-                eprintln!("hint: without --config, the interfaces are the names in the input file and --interface");
-            }
-            return Ok(ExitCode::from(2));
+            eprintln!("ferrocap: {e}");
+            return ExitCode::from(if matches!(e, LogError::Config(_)) {
+                2
+            } else {
+                1
+            });
         }
     };
-    for w in &compiled.warnings {
-        eprintln!("warning: {w}");
+    applog::log_start(&applog, args.config.as_deref());
+    let result = capture(args, loaded.as_ref(), packet_log.as_deref(), &applog);
+    let (code, ending, summary) = match result {
+        Ok(Finished::Done(s)) => {
+            let reason = if s.truncated {
+                "end of input (truncated)"
+            } else {
+                "end of input"
+            };
+            applog.log(catalog::APPL_STOP, &[&reason]);
+            log_summary(&applog, &s);
+            (ExitCode::SUCCESS, Ending::Clean, Some(s))
+        }
+        Ok(Finished::BadExpression) => {
+            applog.log(catalog::APPL_STOP, &[&"bad expression"]);
+            (ExitCode::from(2), Ending::Failed, None)
+        }
+        Err(e) => {
+            eprintln!("ferrocap: {e}");
+            applog.log(catalog::APPL_FATAL, &[&e]);
+            (ExitCode::from(1), Ending::Failed, None)
+        }
+    };
+    let totals = match applog.finish(ending) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ferrocap: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = match (&totals.fatal, ending) {
+        (Some(why), Ending::Clean) => {
+            eprintln!("ferrocap: the log output failed (on_failure = stop): {why}");
+            ExitCode::from(1)
+        }
+        _ => code,
+    };
+    if let Some(s) = &summary {
+        print_summary(args, s, &destination);
     }
-    let rules = direction_rules(loaded.as_ref(), &directory);
+    print_log_totals(totals, &destination);
+    code
+}
+
+/// `APPL-102-K` and the `APPL-888-I` SUMMARY record.
+fn log_summary(log: &AppLog, s: &Summary) {
+    let c = &s.counts;
+    log.log(
+        catalog::APPL_STOPPED,
+        &[
+            &format_args!("{:.3} s", s.secs),
+            &c.read,
+            &c.matched,
+            &c.written,
+            &0u64,
+        ],
+    );
+    let rec = StatRecord::new("SUMMARY")
+        .field("DURATION", s.secs.round() as u64)
+        .field("RX", c.read)
+        .field("MATCHED", c.matched)
+        .field("WRITTEN", c.written)
+        .field("DROPPED", 0u64)
+        .finish(Outcome::Accepted);
+    log.stat(catalog::APPL_SUMMARY, rec);
+}
+
+fn print_summary(args: &CaptureArgs, s: &Summary, destination: &str) {
+    let c = &s.counts;
+    let rate = c.read as f64 / s.secs.max(1e-9) / 1e6;
+    match &s.dump {
+        Some((path, format, bytes)) => {
+            eprintln!(
+                "ferrocap: {} packets read from {}: {} matched, {} unmatched, {} skipped as undecodable",
+                c.read,
+                args.input.display(),
+                c.matched,
+                c.unmatched,
+                c.skipped
+            );
+            eprintln!(
+                "ferrocap: {} packets written to {} ({format}, {bytes} bytes) in {:.3} s ({rate:.2} Mpps)",
+                c.written,
+                path.display(),
+                s.secs,
+            );
+        }
+        None => eprintln!(
+            "ferrocap: {} packets read from {} in {:.3} s ({rate:.2} Mpps), {} skipped as undecodable",
+            c.read,
+            args.input.display(),
+            s.secs,
+            c.skipped
+        ),
+    }
+    if s.packet_log {
+        eprintln!(
+            "ferrocap: packet log: {} packets matched, {} PFLG-888-I records to {destination}",
+            c.log_matched, c.logged
+        );
+        if c.log_no_ip > 0 {
+            eprintln!(
+                "ferrocap: packet log: {} matching frames not logged: no IP header",
+                c.log_no_ip
+            );
+        }
+    }
+}
+
+fn print_log_totals(t: LogTotals, destination: &str) {
+    if t.dropped > 0 {
+        eprintln!(
+            "ferrocap: warning: {} log records dropped because the log queue was full (raise [log] queue_len)",
+            t.dropped
+        );
+    }
+    if t.write_errors > 0 {
+        eprintln!(
+            "ferrocap: warning: {} log lines could not be written ({destination})",
+            t.write_errors
+        );
+    }
+}
+
+/// Compiles `src` for the output `name`, reporting warnings and errors on
+/// stderr and in the log. `None` when it does not compile.
+fn compile(
+    log: &AppLog,
+    name: &str,
+    src: &str,
+    directory: &Directory,
+    configured: bool,
+) -> Option<Matcher> {
+    match expr::compile(src, directory) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+                log.log(catalog::EXPR_CHECK, &[&name, &w]);
+            }
+            log.log(catalog::EXPR_SET, &[&name, &c.normalized]);
+            Some(c.matcher)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            if !configured && matches!(e.kind, expr::ExprErrorKind::UnknownInterface) {
+                eprintln!("hint: without --config, the interfaces are the names in the input file and --interface");
+            }
+            log.log(catalog::EXPR_ERROR, &[&name, &e.line, &e.char, &e.message]);
+            None
+        }
+    }
+}
+
+/// The dump: its writer and expression.
+struct Dump {
+    writer: DumpWriter<File>,
+    matcher: Matcher,
+    path: PathBuf,
+    format: DumpFormat,
+}
+
+impl Dump {
+    /// Logs the `DUMP-STOP` record.
+    fn log_stop(&self, log: &AppLog, outcome: Outcome) {
+        let rec = StatRecord::new("DUMP-STOP")
+            .field("NAME", DUMP_NAME)
+            .field("FILE", self.path.display())
+            .field("PACKETS", self.writer.packets_written())
+            .field("BYTES", self.writer.bytes_written())
+            .field("DROPPED", 0u64)
+            .finish(outcome);
+        log.stat(catalog::PDMP_STOPPED, rec);
+    }
+}
+
+/// Logs `DUMP-START` for `path` with `outcome`.
+fn log_dump_start(log: &AppLog, path: &Path, format: DumpFormat, src: &str, outcome: Outcome) {
+    let rec = StatRecord::new("DUMP-START")
+        .field("NAME", DUMP_NAME)
+        .field("FILE", path.display())
+        .field("FORMAT", format)
+        .field("EXPR", src)
+        .finish(outcome);
+    log.stat(catalog::PDMP_STARTED, rec);
+}
+
+fn capture(
+    args: &CaptureArgs,
+    loaded: Option<&Loaded>,
+    packet_log_src: Option<&str>,
+    applog: &AppLog,
+) -> Result<Finished, RunError> {
+    let logger = applog.logger();
+    // Without a config, the interfaces the expressions may use are the
+    // names in the input's header, so the input is opened first; with one,
+    // a bad expression is reported before the input is touched.
+    let mut opened = None;
+    let directory = match loaded {
+        Some(l) => l.directory.clone(),
+        None => {
+            let input = open_input(&args.input)?;
+            let d = directory_from_input(input.reader.interfaces(), args.interface.as_deref());
+            opened = Some(input);
+            d
+        }
+    };
+    let dump_matcher = match (&args.output, &args.expression) {
+        (Some(_), Some(src)) => match compile(applog, DUMP_NAME, src, &directory, loaded.is_some())
+        {
+            Some(m) => Some(m),
+            None => return Ok(Finished::BadExpression),
+        },
+        _ => None,
+    };
+    let packet_log = match packet_log_src {
+        Some(src) => match compile(applog, PACKET_LOG_NAME, src, &directory, loaded.is_some()) {
+            Some(matcher) => Some(matcher),
+            None => return Ok(Finished::BadExpression),
+        },
+        None => None,
+    };
+    let OpenedInput {
+        mut reader,
+        first,
+        first_result,
+    } = match opened {
+        Some(o) => o,
+        None => open_input(&args.input)?,
+    };
+
+    let rules = direction_rules(loaded, &directory);
     let fallback_iif = args
         .interface
         .as_deref()
@@ -135,29 +489,60 @@ fn capture(args: &CaptureArgs) -> Result<ExitCode, CaptureError> {
         None => Direction::Unknown,
     };
 
-    let mut reader = CaptureReader::open(&args.input)?;
-    let format = args.format.unwrap_or_else(|| default_format(&args.output));
-    let mut cfg = DumpConfig::new(format);
-    cfg.snaplen = args.snaplen;
-    cfg.pcap_resolution = reader.lossless_pcap_resolution();
-    if let Some(first) = reader.interfaces().first() {
-        // pcap has one link type per file; carry the input's over.
-        cfg.linktype = first.linktype;
+    let mut dump = match (dump_matcher, &args.output) {
+        (Some(matcher), Some(path)) => {
+            let format = args.format.unwrap_or_else(|| default_format(path));
+            let src = args.expression.as_deref().unwrap_or("");
+            let mut cfg = DumpConfig::new(format);
+            cfg.snaplen = args.snaplen;
+            cfg.pcap_resolution = reader.lossless_pcap_resolution();
+            if let Some(first) = reader.interfaces().first() {
+                // pcap has one link type per file; carry the input's over.
+                cfg.linktype = first.linktype;
+            }
+            match DumpWriter::create(path, cfg) {
+                Ok(writer) => {
+                    log_dump_start(applog, path, format, src, Outcome::Accepted);
+                    Some(Dump {
+                        writer,
+                        matcher,
+                        path: path.clone(),
+                        format,
+                    })
+                }
+                Err(e) => {
+                    log_dump_start(applog, path, format, src, Outcome::Failed);
+                    return Err(e.into());
+                }
+            }
+        }
+        _ => None,
+    };
+    if let Some(src) = packet_log_src {
+        applog.log(catalog::PFLG_STARTED, &[&PACKET_LOG_NAME, &src]);
     }
-    let mut writer = DumpWriter::create(&args.output, cfg)?;
-    let matcher = &compiled.matcher;
 
     let mut inputs: Vec<InputInterface> = Vec::new();
     let mut counts = Counts::default();
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut last_report = started;
-    // The first packet of each input interface is copied here so the
-    // reader's interface table can be consulted; every other packet is
-    // matched straight from the reader's buffer.
-    let mut first_of_interface: Vec<u8> = Vec::new();
+    let mut last_debug = started;
+    let mut truncated = false;
+    // The first record of the input, and the first packet of each input
+    // interface, are copied here so the reader's interface table can be
+    // consulted; every other packet is matched straight from the reader's
+    // buffer.
+    let mut first_of_interface = OwnedRecord::default();
+    let mut pending = Some(first_result);
     loop {
-        let rec = match reader.next_record() {
+        let next = match pending.take() {
+            Some(Ok(true)) => Ok(Some(first.as_record())),
+            Some(Ok(false)) => Ok(None),
+            Some(Err(e)) => Err(e),
+            None => reader.next_record(),
+        };
+        let rec = match next {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(CaptureError::Truncated { .. }) => {
@@ -166,21 +551,23 @@ fn capture(args: &CaptureArgs) -> Result<ExitCode, CaptureError> {
                     args.input.display(),
                     counts.read
                 );
+                truncated = true;
                 break;
             }
             Err(e) => {
                 // Close what was written so far so it stays readable.
-                writer.finish()?;
-                return Err(e);
+                if let Some(d) = dump.take() {
+                    d.log_stop(applog, Outcome::Failed);
+                    d.writer.finish()?;
+                }
+                return Err(e.into());
             }
         };
         let idx = rec.interface as usize;
         let rec = if idx < inputs.len() {
             rec
         } else {
-            first_of_interface.clear();
-            first_of_interface.extend_from_slice(rec.data);
-            let copied = CaptureRecord { data: &[], ..rec };
+            first_of_interface.copy_from(&rec);
             while inputs.len() <= idx {
                 let info = reader.interfaces().get(inputs.len());
                 inputs.push(classify(
@@ -192,13 +579,13 @@ fn capture(args: &CaptureArgs) -> Result<ExitCode, CaptureError> {
                     args.interface.as_deref(),
                 ));
             }
-            CaptureRecord {
-                data: &first_of_interface,
-                ..copied
-            }
+            first_of_interface.as_record()
         };
         counts.read += 1;
-        let input = &mut inputs[idx];
+        let Some(input) = inputs.get_mut(idx) else {
+            counts.skipped += 1;
+            continue;
+        };
         if !input.decodable || rec.data.len() < 14 {
             counts.skipped += 1;
             continue;
@@ -207,62 +594,213 @@ fn capture(args: &CaptureArgs) -> Result<ExitCode, CaptureError> {
             iif: input.iif,
             direction: direction_of(&rec, input.rule),
         };
-        if !matcher.matches(&meta, rec.data) {
-            counts.unmatched += 1;
-            continue;
-        }
-        counts.matched += 1;
-        let out_index = match input.out_index {
-            Some(i) => i,
-            None => {
-                let i = writer.add_interface(input.name.as_deref(), LINKTYPE_ETHERNET)?;
-                input.out_index = Some(i);
-                i
+        let mut limit_reached = false;
+        if let Some(pl) = &packet_log {
+            if pl.matches(&meta, rec.data) {
+                counts.log_matched += 1;
+                let name = input.name.as_deref().unwrap_or("-");
+                match packet_record(&rec, meta.direction, name) {
+                    Some(r) => {
+                        // Paced: never more than half the queue of our
+                        // records in it, so none is dropped.
+                        applog.packet(&r);
+                        counts.logged += 1;
+                    }
+                    None => counts.log_no_ip += 1,
+                }
+                limit_reached = dump.is_none() && args.count.is_some_and(|c| counts.logged >= c);
             }
-        };
-        writer.write(&CaptureRecord {
-            interface: out_index,
-            direction: rec.direction.or(match meta.direction {
-                Direction::In => Some(CapturedDirection::Inbound),
-                Direction::Out => Some(CapturedDirection::Outbound),
-                Direction::Unknown => None,
-            }),
-            ..rec
-        })?;
-        counts.written += 1;
-        if args.count.is_some_and(|c| counts.written >= c) {
+        }
+        if let Some(d) = dump.as_mut() {
+            if d.matcher.matches(&meta, rec.data) {
+                counts.matched += 1;
+                let out_index = match input.out_index {
+                    Some(i) => i,
+                    None => {
+                        let i = match d
+                            .writer
+                            .add_interface(input.name.as_deref(), LINKTYPE_ETHERNET)
+                        {
+                            Ok(i) => i,
+                            Err(e) => {
+                                d.log_stop(applog, Outcome::Failed);
+                                return Err(e.into());
+                            }
+                        };
+                        input.out_index = Some(i);
+                        i
+                    }
+                };
+                let written = d.writer.write(&CaptureRecord {
+                    interface: out_index,
+                    direction: rec.direction.or(match meta.direction {
+                        Direction::In => Some(CapturedDirection::Inbound),
+                        Direction::Out => Some(CapturedDirection::Outbound),
+                        Direction::Unknown => None,
+                    }),
+                    ..rec
+                });
+                if let Err(e) = written {
+                    d.log_stop(applog, Outcome::Failed);
+                    return Err(e.into());
+                }
+                counts.written += 1;
+                limit_reached = args.count.is_some_and(|c| counts.written >= c);
+            } else {
+                counts.unmatched += 1;
+            }
+        }
+        if logger.enabled(Severity::D) && last_debug.elapsed() >= PROGRESS_EVERY {
+            last_debug = Instant::now();
+            logger.debug(
+                0,
+                Component::Appl,
+                900,
+                Severity::D,
+                format_args!(
+                    "progress: {} packets read, {} matched, {} written, {} logged",
+                    counts.read, counts.matched, counts.written, counts.logged
+                ),
+            );
+            applog.paced();
+        }
+        if counts.read % FATAL_CHECK_EVERY == 0 {
+            if let Some(why) = logger.fatal_error() {
+                if let Some(d) = dump.take() {
+                    d.log_stop(applog, Outcome::Failed);
+                    d.writer.finish()?;
+                }
+                return Err(RunError::LogStopped(why));
+            }
+        }
+        if limit_reached {
             break;
         }
         if progress && counts.read % 65_536 == 0 && last_report.elapsed().as_secs() >= 1 {
             last_report = Instant::now();
             eprint!(
                 "\r{} packets read, {} matched …",
-                counts.read, counts.matched
+                counts.read,
+                counts.matched.max(counts.log_matched)
             );
             let _ = std::io::stderr().flush();
         }
     }
-    let bytes = writer.bytes_written();
-    writer.finish()?;
+    // Let the logger write what is queued: a failure under
+    // `on_failure = "stop"` shows up now, not after the summary.
+    logger.flush();
+    if let Some(why) = logger.fatal_error() {
+        if let Some(d) = dump.take() {
+            d.log_stop(applog, Outcome::Failed);
+            d.writer.finish()?;
+        }
+        return Err(RunError::LogStopped(why));
+    }
+    let dump_summary = match dump {
+        Some(d) => {
+            d.log_stop(applog, Outcome::Accepted);
+            let bytes = d.writer.bytes_written();
+            let (path, format) = (d.path.clone(), d.format);
+            d.writer.finish()?;
+            Some((path, format, bytes))
+        }
+        None => None,
+    };
     if progress {
         eprint!("\r\x1b[K");
     }
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "ferrocap: {} packets read from {}: {} matched, {} unmatched, {} skipped as undecodable",
-        counts.read,
-        args.input.display(),
-        counts.matched,
-        counts.unmatched,
-        counts.skipped
-    );
-    eprintln!(
-        "ferrocap: {} packets written to {} ({format}, {bytes} bytes) in {secs:.3} s ({:.2} Mpps)",
-        counts.written,
-        args.output.display(),
-        counts.read as f64 / secs.max(1e-9) / 1e6
-    );
-    Ok(ExitCode::SUCCESS)
+    if packet_log.is_some() {
+        if counts.log_no_ip > 0 {
+            applog.log(
+                catalog::PFLG_DROPPED,
+                &[&PACKET_LOG_NAME, &counts.log_no_ip, &"no IP header"],
+            );
+        }
+        applog.log(
+            catalog::PFLG_STOPPED,
+            &[&PACKET_LOG_NAME, &counts.logged, &logger.dropped()],
+        );
+    }
+    Ok(Finished::Done(Summary {
+        counts,
+        secs: started.elapsed().as_secs_f64(),
+        dump: dump_summary,
+        packet_log: packet_log.is_some(),
+        truncated,
+    }))
+}
+
+/// Opens the input and reads its first record (copied out), which makes
+/// the reader take in every interface block in front of it. The input is
+/// read only once, so it may be a FIFO.
+fn open_input(path: &Path) -> Result<OpenedInput, CaptureError> {
+    let mut reader = CaptureReader::open(path)?;
+    let mut first = OwnedRecord::default();
+    let result = match reader.next_record() {
+        Ok(Some(r)) => {
+            first.copy_from(&r);
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(e) => Err(e),
+    };
+    Ok(OpenedInput {
+        reader,
+        first,
+        first_result: result,
+    })
+}
+
+/// An input opened by [`open_input`].
+struct OpenedInput {
+    reader: CaptureReader<File>,
+    /// The first record, if `first_result` is `Ok(true)`.
+    first: OwnedRecord,
+    /// Whether there was a first record, or the error reading it.
+    first_result: Result<bool, CaptureError>,
+}
+
+/// The `PFLG-888-I` fields of one frame, decoded to the transport layer;
+/// `None` when the frame has no readable IP header and protocol.
+fn packet_record<'a>(
+    rec: &CaptureRecord<'_>,
+    direction: Direction,
+    interface: &'a str,
+) -> Option<PacketRecord<'a>> {
+    let d = wire::decode(rec.data, Depth::Transport);
+    let (src, dst) = match d.l3 {
+        L3::V4 { src, dst } => (
+            IpAddr::V4(Ipv4Addr::from(src)),
+            IpAddr::V4(Ipv4Addr::from(dst)),
+        ),
+        L3::V6 { src, dst } => (
+            IpAddr::V6(Ipv6Addr::from(src)),
+            IpAddr::V6(Ipv6Addr::from(dst)),
+        ),
+        L3::None => return None,
+    };
+    let protocol = d.ip_proto?;
+    let (sport, dport) = d.ports.unzip();
+    Some(PacketRecord {
+        direction: match direction {
+            Direction::In => PacketDirection::In,
+            Direction::Out => PacketDirection::Out,
+            Direction::Unknown => PacketDirection::Unknown,
+        },
+        interface,
+        protocol,
+        length: rec.orig_len,
+        src: Endpoint {
+            addr: src,
+            port: sport,
+        },
+        dst: Endpoint {
+            addr: dst,
+            port: dport,
+        },
+        tcp_flags: d.tcp_flags,
+        timestamp: Duration::from_nanos(rec.ts_nanos),
+    })
 }
 
 /// Output format from the file name: `.pcap` → pcap, anything else → pcapng.
@@ -274,17 +812,9 @@ fn default_format(path: &Path) -> DumpFormat {
 }
 
 /// Without a config, the interfaces are the names the input's header declares
-/// (read up to its first packet) plus `--interface`.
-fn directory_from_input(input: &Path, extra: Option<&str>) -> Result<Directory, CaptureError> {
-    let mut reader = CaptureReader::open(input)?;
-    // Reading the first record makes the reader take in every interface
-    // block in front of it; errors surface again in the real pass.
-    let _ = reader.next_record();
-    let mut names: Vec<String> = reader
-        .interfaces()
-        .iter()
-        .filter_map(|i| i.name.clone())
-        .collect();
+/// (up to its first packet) plus `--interface`.
+fn directory_from_input(interfaces: &[InterfaceInfo], extra: Option<&str>) -> Directory {
+    let mut names: Vec<String> = interfaces.iter().filter_map(|i| i.name.clone()).collect();
     names.extend(extra.map(str::to_owned));
     names.sort();
     names.dedup();
@@ -295,14 +825,14 @@ fn directory_from_input(input: &Path, extra: Option<&str>) -> Result<Directory, 
             kind: InterfaceKind::Ethernet,
         })
         .collect();
-    Ok(Directory::new(
+    Directory::new(
         interfaces,
         Vec::new(),
         BTreeMap::new(),
         BTreeMap::new(),
         BTreeMap::new(),
     )
-    .unwrap_or_default())
+    .unwrap_or_default()
 }
 
 /// The config's direction rule per interface name.

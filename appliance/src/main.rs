@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure (I/O, a bad capture file),
 //! 2 bad usage, a bad expression or a bad config file.
 
+mod applog;
 mod capture;
 mod check;
 mod config;
@@ -31,9 +32,15 @@ use clap::{Parser, Subcommand};
 EXAMPLES:\n  \
   ferrocap check 'if = \"Internet\" & (port = 137-139 | port = 445)'\n  \
   ferrocap capture -r in.pcapng -w smb.pcapng 'port = 137-139 | port = 445'\n  \
-  ferrocap capture -r in.pcap -w syn.pcap --interface Internet --direction in 'direc = in & tcpfl = SYN'"
+  ferrocap capture -r in.pcap -w syn.pcap --interface Internet --direction in 'direc = in & tcpfl = SYN'\n  \
+  ferrocap -d 7 capture -r in.pcapng --packet-log 'dport = 53' --log-dir /var/log/ferrocap\n  \
+  ferrocap stats /var/log/ferrocap/ferrocap-stats --html report.html"
 )]
 struct Cli {
+    /// Logging level 3..9 or error|warning|normal|debug|trace|full; overrides `[log] level`.
+    /// At run time SIGUSR1 raises it by one and SIGUSR2 lowers it by one.
+    #[arg(short = 'd', long = "debug-level", value_name = "N", global = true)]
+    debug_level: Option<ferrocap_dataplane::log::Level>,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,12 +53,21 @@ enum Command {
     /// does not. With --config, interface, group and user names resolve against
     /// that file.
     Check(check::CheckArgs),
-    /// Capture offline: read a pcap/pcapng file, write the packets that match.
+    /// Capture offline: read a pcap/pcapng file; dump and/or log the packets that match.
     ///
-    /// Reads pcap (microsecond and nanosecond) and pcapng. In pcapng input the
-    /// interface description's if_name names the packet's interface (`iif`) and
-    /// the enhanced packet block's flags give its direction; for plain pcap use
-    /// --interface and --direction. A summary goes to stderr.
+    /// Two independent outputs, each with its own expression: the dump
+    /// (`-w OUT EXPR`) writes the packets EXPR matches; packet logging
+    /// (`--packet-log EXPR`, or `[packet_logging] expression` from --config)
+    /// logs each packet it matches as one PFLG-888-I record in the stats log
+    /// (`DIR/ferrocap-stats` with --log-dir, else the `[log]` output, else
+    /// syslog). At least one of the two is needed.
+    ///
+    /// Reads pcap (microsecond and nanosecond) and pcapng, from a file, pipe or
+    /// FIFO. In pcapng input the interface description's if_name names the
+    /// packet's interface (`iif`) and the enhanced packet block's flags give its
+    /// direction; for plain pcap use --interface and --direction. A summary goes
+    /// to stderr. SIGUSR1/SIGUSR2 raise/lower the log level, SIGHUP reopens the
+    /// log files.
     Capture(capture::CaptureArgs),
     /// Explain a log message id, e.g. `ferrocap explain PFLG-888`.
     Explain(logtools::ExplainArgs),
@@ -63,7 +79,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(&args),
-        Command::Capture(args) => capture::run(&args),
+        Command::Capture(args) => capture::run(&args, cli.debug_level),
         Command::Explain(args) => logtools::explain(&args),
         Command::Stats(args) => logtools::stats(&args),
     }

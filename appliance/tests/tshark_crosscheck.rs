@@ -76,7 +76,7 @@ const OIF_INTERNET: &str =
 /// packet or a first fragment). tshark dissects a partial header, ferrocap
 /// gives it no ports; `tcp.urgent_pointer` is the last field of the fixed
 /// 20-byte TCP header.
-const L4: &str = "(!icmp and !icmpv6 and (tcp.urgent_pointer or udp.length))";
+const L4: &str = "(!icmp and !icmpv6 and (tcp.urgent_pointer or udp.checksum))";
 
 fn table() -> Vec<(&'static str, String)> {
     let port = |op: &str, v: u32| {
