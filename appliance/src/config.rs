@@ -13,9 +13,8 @@
 //! Every field's doc comment gives its default.
 //!
 //! The live-capture sections (`[eal]`, `[[port]]`, dump files and rotation,
-//! `[log]`) are parsed and validated here already; the offline commands read
-//! only the directory and the expressions, so those fields are not read yet.
-#![allow(dead_code)]
+//! `[log]`) are read by `ferrocap run`; the offline commands read only the
+//! directory and the expressions.
 
 use std::collections::BTreeMap;
 use std::fmt;
