@@ -260,10 +260,12 @@ mod live {
                 DirectionRuleConfig::In => DirectionRule::Fixed(Direction::In),
                 DirectionRuleConfig::Out => DirectionRule::Fixed(Direction::Out),
                 DirectionRuleConfig::Unknown => DirectionRule::Fixed(Direction::Unknown),
-                DirectionRuleConfig::ByMac => match i.mac.as_ref().map(|m| parse_mac(m.get_ref())) {
-                    Some(Ok(mac)) => DirectionRule::ByMac(mac),
-                    _ => DirectionRule::Fixed(Direction::Unknown),
-                },
+                DirectionRuleConfig::ByMac => {
+                    match i.mac.as_ref().map(|m| parse_mac(m.get_ref())) {
+                        Some(Ok(mac)) => DirectionRule::ByMac(mac),
+                        _ => DirectionRule::Fixed(Direction::Unknown),
+                    }
+                }
             };
             rules.push(InterfaceRule {
                 iif: IfIndex(iif.0),
@@ -302,8 +304,9 @@ mod live {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(format!("{name}.{format}")));
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("dump \"{name}\": cannot create {}: {e}", parent.display()))?;
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    format!("dump \"{name}\": cannot create {}: {e}", parent.display())
+                })?;
             }
             specs.push(OutputSpec {
                 name: name.clone(),
@@ -388,7 +391,10 @@ mod live {
         let log_cfg = log_config(&loaded);
         if log_cfg.output == LogOutput::File {
             if let Err(e) = std::fs::create_dir_all(&log_cfg.dir) {
-                eprintln!("ferrocap: cannot create log directory {}: {e}", log_cfg.dir.display());
+                eprintln!(
+                    "ferrocap: cannot create log directory {}: {e}",
+                    log_cfg.dir.display()
+                );
                 return ExitCode::FAILURE;
             }
         }
@@ -402,7 +408,11 @@ mod live {
         logger.log(
             0,
             catalog::APPL_START,
-            &[&env!("CARGO_PKG_VERSION"), &std::process::id(), &path.display()],
+            &[
+                &env!("CARGO_PKG_VERSION"),
+                &std::process::id(),
+                &path.display(),
+            ],
         );
         let code = match run_dpdk(path, &loaded, duration, summary_json, &logger) {
             Ok(()) => ExitCode::SUCCESS,
@@ -455,7 +465,10 @@ mod live {
         for p in &cfg.ports {
             let name = p.name.get_ref();
             let id = eal.port_by_name(name).map_err(|e| {
-                let msg = format!("{e} (ports found: {:?})", eal.ports().map(|p| p.name).collect::<Vec<_>>());
+                let msg = format!(
+                    "{e} (ports found: {:?})",
+                    eal.ports().map(|p| p.name).collect::<Vec<_>>()
+                );
                 logger.log(0, catalog::DPDP_CONFIG_FAILED, &[name, &msg]);
                 format!("port \"{name}\": {msg}")
             })?;
@@ -463,8 +476,21 @@ mod live {
         }
         let mut pools = Vec::new();
         for (i, p) in cfg.ports.iter().enumerate() {
-            let pool = Mempool::new(&eal, &format!("ferrocap{i}"), p.pool_size, MBUF_CACHE, MBUF_DATA_ROOM, None)
-                .map_err(|e| format!("port \"{}\": mempool of {} mbufs: {e}", p.name.get_ref(), p.pool_size))?;
+            let pool = Mempool::new(
+                &eal,
+                &format!("ferrocap{i}"),
+                p.pool_size,
+                MBUF_CACHE,
+                MBUF_DATA_ROOM,
+                None,
+            )
+            .map_err(|e| {
+                format!(
+                    "port \"{}\": mempool of {} mbufs: {e}",
+                    p.name.get_ref(),
+                    p.pool_size
+                )
+            })?;
             pools.push(pool);
         }
         let mut ports = Vec::new();
@@ -479,10 +505,15 @@ mod live {
                 logger.log(0, catalog::DPDP_CONFIG_FAILED, &[name, &e]);
                 format!("port \"{name}\": {e}")
             })?;
-            port.start().map_err(|e| format!("port \"{name}\": start: {e}"))?;
+            port.start()
+                .map_err(|e| format!("port \"{name}\": start: {e}"))?;
             if let Ok(link) = port.link() {
                 if link.up {
-                    let duplex = if link.full_duplex { "full-duplex" } else { "half-duplex" };
+                    let duplex = if link.full_duplex {
+                        "full-duplex"
+                    } else {
+                        "half-duplex"
+                    };
                     logger.log(0, catalog::DPDP_UP, &[name, &link.speed_mbps, &duplex]);
                 } else {
                     logger.log(0, catalog::DPDP_DOWN, &[name]);
@@ -494,6 +525,8 @@ mod live {
         let runtime = Runtime::new(
             RuntimeConfig {
                 workers: queues,
+                ring_slots: *cfg.runtime.ring_slots.get_ref() as usize,
+                slot_bytes: *cfg.runtime.slot_bytes.get_ref() as usize,
                 ..RuntimeConfig::default()
             },
             classifier(loaded, &port_ids),
@@ -512,7 +545,10 @@ mod live {
         }
         let lcores: Vec<_> = eal.worker_lcores().collect();
         for ((w, q), lcore) in workers.iter().zip(&sources).zip(&lcores) {
-            let port_name = port_ids.iter().find(|(_, id)| *id == q.port()).map_or("?", |(n, _)| n.as_str());
+            let port_name = port_ids
+                .iter()
+                .find(|(_, id)| *id == q.port())
+                .map_or("?", |(n, _)| n.as_str());
             logger.log(
                 0,
                 catalog::DPDW_STARTED,
@@ -564,11 +600,22 @@ mod live {
             catalog::APPL_STOPPED,
             &[&secs, &s.rx, &s.matched, &s.written, &s.dropped],
         );
-        let outcome = if s.dropped == 0 && s.identities_ok { "ACCEPTED" } else { "FAILED" };
+        let outcome = if s.dropped == 0 && s.identities_ok {
+            "ACCEPTED"
+        } else {
+            "FAILED"
+        };
         logger.log(
             0,
             catalog::APPL_SUMMARY,
-            &[&(s.duration_s as u64), &s.rx, &s.matched, &s.written, &s.dropped, &outcome],
+            &[
+                &(s.duration_s as u64),
+                &s.rx,
+                &s.matched,
+                &s.written,
+                &s.dropped,
+                &outcome,
+            ],
         );
     }
 
@@ -605,11 +652,11 @@ mod live {
     /// See [`super::live_capture`].
     pub(super) fn live_capture(opts: &super::LiveCapture<'_>) -> Result<Snapshot, String> {
         let directory = Directory::builder().build().map_err(|e| e.to_string())?;
-        let compiled = expr::compile(opts.expression, &directory).map_err(|e| {
-            format!("Line {}, char {}: {}", e.line, e.char, e.message)
-        })?;
+        let compiled = expr::compile(opts.expression, &directory)
+            .map_err(|e| format!("Line {}, char {}: {}", e.line, e.char, e.message))?;
         let eal_args: Vec<&str> = opts.eal.split_whitespace().collect();
-        let eal = Eal::init(&eal_args).map_err(|e| format!("DPDK EAL initialisation failed: {e}"))?;
+        let eal =
+            Eal::init(&eal_args).map_err(|e| format!("DPDK EAL initialisation failed: {e}"))?;
         let infos: Vec<_> = eal.ports().collect();
         if infos.is_empty() {
             return Err("the EAL arguments create no port (add --vdev=... or a PCI device)".into());
@@ -619,13 +666,21 @@ mod live {
             return Err("the EAL has no worker lcore (use -l 0-1 or more)".into());
         }
         let pool_size = opts.pool_size.unwrap_or(8191 * 2).max(1024);
-        let pool = Mempool::new(&eal, "ferrocap-live", pool_size, MBUF_CACHE, MBUF_DATA_ROOM, None)
-            .map_err(|e| format!("mempool: {e}"))?;
+        let pool = Mempool::new(
+            &eal,
+            "ferrocap-live",
+            pool_size,
+            MBUF_CACHE,
+            MBUF_DATA_ROOM,
+            None,
+        )
+        .map_err(|e| format!("mempool: {e}"))?;
         let mut ports = Vec::new();
         for info in &infos {
             let mut port = Port::configure(info.id, &PortConfig::default(), &pool)
                 .map_err(|e| format!("port {}: {e}", info.name))?;
-            port.start().map_err(|e| format!("port {}: {e}", info.name))?;
+            port.start()
+                .map_err(|e| format!("port {}: {e}", info.name))?;
             ports.push(port);
         }
         let workers_n = lcores.min(ports.len());
@@ -687,7 +742,10 @@ mod live {
             if tty && last_print.elapsed() >= Duration::from_secs(1) {
                 let rx = snap.rx();
                 let rate = (rx - last_rx.min(rx)) as f64 / last_print.elapsed().as_secs_f64();
-                let (m, d) = snap.outputs.first().map_or((0, 0), |o| (o.matched, o.dropped()));
+                let (m, d) = snap
+                    .outputs
+                    .first()
+                    .map_or((0, 0), |o| (o.matched, o.dropped()));
                 eprint!("\rpackets {rx}  rate {rate:.0}/s  matches {m}  drops {d}   ");
                 last_print = Instant::now();
                 last_rx = rx;
@@ -778,15 +836,27 @@ mod tests {
     fn vdev_paths_resolve_against_the_config_dir() {
         let base = Path::new("/etc/ferrocap");
         let cases = [
-            ("net_pcap0,rx_pcap=demo.pcap,infinite_rx=1", "net_pcap0,rx_pcap=/etc/ferrocap/demo.pcap,infinite_rx=1"),
-            ("net_pcap0,rx_pcap=/abs/x.pcap", "net_pcap0,rx_pcap=/abs/x.pcap"),
+            (
+                "net_pcap0,rx_pcap=demo.pcap,infinite_rx=1",
+                "net_pcap0,rx_pcap=/etc/ferrocap/demo.pcap,infinite_rx=1",
+            ),
+            (
+                "net_pcap0,rx_pcap=/abs/x.pcap",
+                "net_pcap0,rx_pcap=/abs/x.pcap",
+            ),
             ("net_null0", "net_null0"),
-            ("net_pcap1,rx_pcap=a.pcap,tx_pcap=b.pcap", "net_pcap1,rx_pcap=/etc/ferrocap/a.pcap,tx_pcap=/etc/ferrocap/b.pcap"),
+            (
+                "net_pcap1,rx_pcap=a.pcap,tx_pcap=b.pcap",
+                "net_pcap1,rx_pcap=/etc/ferrocap/a.pcap,tx_pcap=/etc/ferrocap/b.pcap",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(resolve_vdev(input, base), want);
         }
         assert_eq!(config_dir(Path::new("demo.toml")), Path::new("."));
-        assert_eq!(config_dir(Path::new("deploy/demo.toml")), Path::new("deploy"));
+        assert_eq!(
+            config_dir(Path::new("deploy/demo.toml")),
+            Path::new("deploy")
+        );
     }
 }
