@@ -77,6 +77,11 @@ pub(crate) struct RunSummary {
     identities_ok: bool,
     identities_error: Option<String>,
     ports: Vec<PortSummary>,
+    /// CPU seconds each worker thread used (100 Hz resolution).
+    worker_cpu_s: Vec<f64>,
+    /// Packets received per CPU-second of the workers, in millions: the
+    /// rate a dedicated core would sustain, whatever else shared it.
+    mpps_per_worker_cpu_s: f64,
     counters: Snapshot,
 }
 
@@ -93,8 +98,20 @@ impl RunSummary {
             identities_ok: check.is_ok(),
             identities_error: check.err(),
             ports,
+            worker_cpu_s: Vec::new(),
+            mpps_per_worker_cpu_s: 0.0,
             counters,
         }
+    }
+
+    fn set_worker_cpu(&mut self, cpu: Vec<f64>) {
+        let total: f64 = cpu.iter().sum();
+        self.mpps_per_worker_cpu_s = if total > 0.0 {
+            self.rx as f64 / total / 1e6
+        } else {
+            0.0
+        };
+        self.worker_cpu_s = cpu;
     }
 
     fn print(&self, summary_json: Option<&Path>) {
@@ -109,9 +126,17 @@ impl RunSummary {
             );
         }
         for w in &self.counters.workers {
+            let cpu = self.worker_cpu_s.get(w.worker).copied().unwrap_or(0.0);
             eprintln!(
-                "  worker {}: rx {} matched {} unmatched {}",
+                "  worker {}: rx {} matched {} unmatched {} (cpu {cpu:.2} s)",
                 w.worker, w.rx, w.matched, w.unmatched
+            );
+        }
+        if self.duration_s > 0.0 {
+            eprintln!(
+                "  rate: {:.3} Mpps wall clock, {:.3} Mpps per worker CPU-second",
+                self.rx as f64 / self.duration_s / 1e6,
+                self.mpps_per_worker_cpu_s
             );
         }
         for o in self.counters.all_outputs() {
@@ -328,10 +353,26 @@ mod live {
     /// Runs each worker on its lcore with its source; the main lcore waits
     /// until `done` says to stop, then stops the runtime. Returns why it
     /// stopped.
+    /// utime + stime of the calling thread in seconds (from /proc, at the
+    /// kernel's 100 Hz tick), 0 when unknown.
+    fn thread_cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+        // Fields after the command name, which is in parentheses.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let ticks: u64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|f| f.parse::<u64>().ok())
+            .sum();
+        ticks as f64 / 100.0
+    }
+
     fn run_workers<'p, S>(
         eal: &Eal,
         runtime: &Runtime,
         jobs: Vec<(Worker, S)>,
+        cpu: &[std::sync::Mutex<f64>],
         mut done: impl FnMut() -> Option<String>,
     ) -> Result<String, DpdkError>
     where
@@ -340,8 +381,14 @@ mod live {
         let lcores: Vec<_> = eal.worker_lcores().collect();
         let (reason, exits) = eal.scope(|s| {
             for ((mut worker, mut source), lcore) in jobs.into_iter().zip(lcores) {
+                let slot = cpu.get(worker.index());
                 let launched = s.launch(lcore, move || {
-                    let rc = match worker.run(&mut source) {
+                    let cpu_start = thread_cpu_seconds();
+                    let result = worker.run(&mut source);
+                    if let Some(Ok(mut c)) = slot.map(|m| m.lock()) {
+                        *c = thread_cpu_seconds() - cpu_start;
+                    }
+                    let rc = match result {
                         Ok(()) => 0,
                         Err(e) => {
                             eprintln!("ferrocap: worker {}: {e}", worker.index());
@@ -563,7 +610,8 @@ mod live {
             ports.len(),
             duration.map_or(String::new(), |d| format!(" for {:.1} s", d.as_secs_f64()))
         );
-        let reason = run_workers(&eal, &runtime, jobs, || {
+        let cpu: Vec<std::sync::Mutex<f64>> = (0..queues).map(|_| Default::default()).collect();
+        let reason = run_workers(&eal, &runtime, jobs, &cpu, || {
             if term.load(Ordering::Relaxed) {
                 Some("signal".to_owned())
             } else if duration.is_some_and(|d| started.elapsed() >= d) {
@@ -584,7 +632,8 @@ mod live {
         for w in &snap.workers {
             logger.log(0, catalog::DPDW_STOPPED, &[&w.worker, &w.rx, &w.matched]);
         }
-        let summary = RunSummary::new(elapsed, &reason, port_stats, snap);
+        let mut summary = RunSummary::new(elapsed, &reason, port_stats, snap);
+        summary.set_worker_cpu(cpu.iter().map(|c| c.lock().map_or(0.0, |c| *c)).collect());
         log_summary(logger, &summary);
         summary.print(summary_json);
         drop(ports);
@@ -726,7 +775,8 @@ mod live {
         let tty = std::io::IsTerminal::is_terminal(&std::io::stderr()) && opts.progress;
         let mut last_print = Instant::now();
         let mut last_rx = 0u64;
-        let reason = run_workers(&eal, &runtime, jobs, || {
+        let cpu: Vec<std::sync::Mutex<f64>> = (0..workers_n).map(|_| Default::default()).collect();
+        let reason = run_workers(&eal, &runtime, jobs, &cpu, || {
             if term.load(Ordering::Relaxed) {
                 return Some("signal".into());
             }
@@ -762,7 +812,8 @@ mod live {
             .map(|(p, info)| port_summary(p, &info.name))
             .collect();
         let snap = runtime.finish(Duration::from_secs(5));
-        let summary = RunSummary::new(started.elapsed(), &reason, stats, snap.clone());
+        let mut summary = RunSummary::new(started.elapsed(), &reason, stats, snap.clone());
+        summary.set_worker_cpu(cpu.iter().map(|c| c.lock().map_or(0.0, |c| *c)).collect());
         summary.print(None);
         drop(ports);
         drop(pool);
