@@ -418,10 +418,11 @@ dir = "log"
         input = demo_pcap().display()
     );
     let child = start(dir.path(), &config, &[]);
-    // Wait until the dumps have data on disk, then stop it like systemd would.
+    // Wait until the tcp dump has rotated once (so a rotated file and a
+    // file being written both exist), then stop it like systemd would.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let tcp = dir.path().join("out/tcp.pcapng");
-    while std::fs::metadata(&tcp).map_or(0, |m| m.len()) < 1_000_000 && Instant::now() < deadline {
+    let rotated = dir.path().join("out/tcp.1.pcapng");
+    while !rotated.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     let kill = Command::new("kill")
