@@ -911,3 +911,99 @@ mod tests {
         );
     }
 }
+
+/// [`live_capture`] in a child process (the EAL starts once per process):
+/// the test re-runs this test binary with `FERROCAP_LIVE_OUT` set.
+#[cfg(all(test, feature = "dpdk"))]
+mod live_tests {
+    use super::*;
+    use ferrocap_dataplane::pcap::{CaptureReader, DumpFormat};
+
+    const OUT_ENV: &str = "FERROCAP_LIVE_OUT";
+
+    fn demo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo.pcap")
+    }
+
+    fn count(path: &Path) -> (u64, u64) {
+        let mut r = CaptureReader::open(path).expect("open");
+        let (mut n, mut syn) = (0, 0);
+        while let Some(rec) = r.next_record().expect("record") {
+            n += 1;
+            let d = ferrocap_dataplane::wire::decode(
+                rec.data,
+                ferrocap_dataplane::wire::Depth::Transport,
+            );
+            if d.tcp_flags.is_some_and(|f| f & 0x12 == 0x02) {
+                syn += 1;
+            }
+        }
+        (n, syn)
+    }
+
+    /// The child: captures SYNs from the demo replay until the port is idle
+    /// for the duration.
+    #[test]
+    fn live_capture_child() {
+        let Some(out) = std::env::var_os(OUT_ENV) else {
+            return;
+        };
+        let eal = format!(
+            "-l 0-1 --no-huge -m 256 --no-pci --no-telemetry --no-shconf --log-level=lib.eal:warning \
+             --file-prefix=ferrocap-live-{} --vdev=net_pcap0,rx_pcap={}",
+            std::process::id(),
+            demo().display()
+        );
+        let code = live_capture(&LiveCapture {
+            eal: &eal,
+            output: Path::new(&out),
+            format: DumpFormat::Pcap,
+            snaplen: 0,
+            count: None,
+            duration: Some(Duration::from_secs(2)),
+            expression: "tcpfl = SYN -ACK",
+            pool_size: None,
+            progress: false,
+        });
+        assert_eq!(code, ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn live_capture_writes_the_matching_frames() {
+        if std::env::var_os(OUT_ENV).is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("syn.pcap");
+        let exe = std::env::current_exe().expect("test binary");
+        let child = std::process::Command::new(exe)
+            .args([
+                "run::live_tests::live_capture_child",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(OUT_ENV, &out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("child");
+        let prefix = format!("ferrocap-live-{}", child.id());
+        let child = child.wait_with_output().expect("child output");
+        // The EAL leaves an empty runtime directory per file prefix.
+        for d in [
+            PathBuf::from("/var/run/dpdk"),
+            std::env::temp_dir().join("dpdk"),
+        ] {
+            let _ = std::fs::remove_dir(d.join(&prefix));
+        }
+        let stderr = String::from_utf8_lossy(&child.stderr);
+        assert!(child.status.success(), "{stderr}");
+        assert!(stderr.contains("ferrocap-summary {"), "{stderr}");
+        let (want_n, want_syn) = count(&demo());
+        assert_eq!(want_n, 15_000);
+        let (n, syn) = count(&out);
+        assert_eq!(n, want_syn);
+        assert_eq!(syn, n);
+        assert!(stderr.contains(&format!("\"rx\":{want_n}")), "{stderr}");
+    }
+}
