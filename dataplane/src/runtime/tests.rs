@@ -476,12 +476,22 @@ fn size_rotation_keeps_a_ring_of_files() {
         d.max_files = 3;
     }
     rt.add_output(spec).expect("add");
+    // A device is never rotated (renamed).
+    let mut null = dump("null", "any", Path::new("/dev/null"), DumpFormat::Pcap);
+    if let OutputKind::Dump(d) = &mut null.kind {
+        d.max_file_bytes = Some(1000);
+        d.max_files = 3;
+    }
+    rt.add_output(null).expect("add null");
     // 1000 packets of 1016 bytes on disk: about 10 files of 100 kB.
     let snap = run_sources(rt, vec![MemorySource::new(frames(1000, 0, 1000))]);
     snap.check(true).expect("identities");
     let o = &snap.outputs[0];
     assert_eq!(o.written, 1000);
     assert_eq!(o.files_rotated, 10, "{o:?}");
+    assert_eq!(snap.outputs[1].files_rotated, 0);
+    assert_eq!(snap.outputs[1].written, 1000);
+    assert!(!Path::new("/dev/null.1").exists());
     let kept: Vec<PathBuf> = [
         path.clone(),
         writer::rotated_name(&path, 1),
@@ -539,4 +549,45 @@ fn bad_config_and_unknown_names_are_errors() {
     assert_eq!(rt.output_set().generation(), 1);
     assert!(!rt.is_stopping());
     assert!(rt.inner.workers[0].active.load(Ordering::Acquire));
+}
+
+#[test]
+fn time_rotation_starts_a_new_file() {
+    use crate::source::{OwnedBurst, PacketSource};
+    let dir = tmp();
+    let path = dir.path().join("t.pcapng");
+    let rt = Runtime::new(RuntimeConfig::default(), classifier(), None).expect("runtime");
+    let mut spec = dump("t", "any", &path, DumpFormat::Pcapng);
+    if let OutputKind::Dump(d) = &mut spec.kind {
+        d.max_file_seconds = Some(1);
+        d.max_files = 3;
+    }
+    rt.add_output(spec).expect("add");
+    let mut w = rt.workers().expect("workers").pop().expect("worker");
+    for _ in 0..2 {
+        // 10 packets, then wait past the file's age limit.
+        let mut src = MemorySource::new(frames(10, 0, 100));
+        let mut burst: OwnedBurst = src.new_burst();
+        assert_eq!(src.recv_burst(&mut burst).ok(), Some(10));
+        w.run_burst(&burst);
+        w.publish();
+        std::thread::sleep(Duration::from_millis(1300));
+    }
+    drop(w);
+    let snap = rt.finish(Duration::from_secs(5));
+    snap.check(true).expect("identities");
+    let o = &snap.outputs[0];
+    assert!(o.files_rotated >= 1, "{o:?}");
+    let files = [
+        path.clone(),
+        writer::rotated_name(&path, 1),
+        writer::rotated_name(&path, 2),
+    ];
+    let total: u64 = files
+        .iter()
+        .filter(|p| p.exists())
+        .map(|p| count_packets(p))
+        .sum();
+    assert_eq!(total, o.written);
+    assert!(writer::rotated_name(&path, 1).exists());
 }

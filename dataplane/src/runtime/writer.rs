@@ -156,6 +156,9 @@ struct DumpSink {
     pending_bytes: u64,
     /// The first write error stops the dump.
     failed: bool,
+    /// Only regular files rotate: a dump to `/dev/null` or a FIFO is never
+    /// renamed.
+    rotatable: bool,
 }
 
 impl DumpSink {
@@ -166,7 +169,9 @@ impl DumpSink {
         _out: &OutputShared,
     ) -> Result<DumpSink, CaptureError> {
         let writer = new_file(&spec, &classifier)?;
+        let rotatable = std::fs::metadata(&spec.path).is_ok_and(|m| m.file_type().is_file());
         Ok(DumpSink {
+            rotatable,
             spec,
             classifier,
             logger,
@@ -206,10 +211,11 @@ impl DumpSink {
                 self.pending += 1;
                 let cut = slot.data.len().min(w.config().snaplen as usize);
                 self.pending_bytes += cut as u64;
-                if self
-                    .spec
-                    .max_file_bytes
-                    .is_some_and(|max| w.bytes_written() >= max)
+                if self.rotatable
+                    && self
+                        .spec
+                        .max_file_bytes
+                        .is_some_and(|max| w.bytes_written() >= max)
                 {
                     self.rotate(out);
                 }
@@ -227,13 +233,14 @@ impl DumpSink {
         if self.failed {
             return;
         }
-        let old = self.spec.max_file_seconds.is_some_and(|s| {
-            self.opened.elapsed() >= Duration::from_secs(s)
-                && self
-                    .writer
-                    .as_ref()
-                    .is_some_and(|w| w.packets_written() > 0)
-        });
+        let old = self.rotatable
+            && self.spec.max_file_seconds.is_some_and(|s| {
+                self.opened.elapsed() >= Duration::from_secs(s)
+                    && self
+                        .writer
+                        .as_ref()
+                        .is_some_and(|w| w.packets_written() > 0)
+            });
         if old {
             self.rotate(out);
         } else if flush {
