@@ -141,13 +141,14 @@ impl RunSummary {
         }
         for o in self.counters.all_outputs() {
             eprintln!(
-                "  {} {}: matched {} written {} dropped queue_full {} write_error {}{}",
+                "  {} {}: matched {} written {} dropped queue_full {} write_error {} limit {}{}",
                 o.kind,
                 o.name,
                 o.matched,
                 o.written,
                 o.dropped_queue_full,
                 o.dropped_write_error,
+                o.dropped_limit,
                 if o.failed { " (FAILED)" } else { "" }
             );
         }
@@ -344,6 +345,7 @@ mod live {
                     max_file_bytes: d.max_file_bytes,
                     max_file_seconds: d.max_file_seconds,
                     max_files: d.max_files.max(1),
+                    max_packets: None,
                 }),
             });
         }
@@ -754,6 +756,7 @@ mod live {
                     max_file_bytes: None,
                     max_file_seconds: None,
                     max_files: 1,
+                    max_packets: opts.count,
                 }),
             })
             .map_err(|e| e.to_string())?;
@@ -836,8 +839,8 @@ pub(crate) struct LiveCapture<'a> {
     pub format: ferrocap_dataplane::pcap::DumpFormat,
     /// Bytes kept per packet (0: 262144).
     pub snaplen: u32,
-    /// Stop once this many packets matched (the dump may hold a few more
-    /// that matched in the same bursts).
+    /// Write exactly this many packets (fewer if the capture stops
+    /// earlier), then stop.
     pub count: Option<u64>,
     /// Stop after this long.
     pub duration: Option<Duration>,

@@ -42,7 +42,9 @@
 //!   (including those buffered since the last good flush) is counted as
 //!   `dropped_write_error`. `written` counts packets whose bytes reached the
 //!   file (a successful flush), so per output
-//!   `matched = written + dropped_queue_full + dropped_write_error + in_flight`,
+//!   `matched = written + dropped_queue_full + dropped_write_error +
+//!   dropped_limit + in_flight` (`dropped_limit`: matches after a dump's
+//!   [`DumpSpec::max_packets`]),
 //!   and `in_flight` (in a ring or in the write buffer) is 0 after shutdown.
 //!   The packet-log output writes one `PFLG-888-I` record per packet through
 //!   [`Logger::packet`](crate::log::Logger::packet); `written` counts the
@@ -125,6 +127,9 @@ pub struct DumpSpec {
     pub max_file_seconds: Option<u64>,
     /// Files kept, the current one included; at least 1.
     pub max_files: u32,
+    /// Write at most this many packets in all (like `tcpdump -c`); later
+    /// matches are counted as `dropped_limit`. `None`: no limit.
+    pub max_packets: Option<u64>,
 }
 
 /// What an output does with its packets.
@@ -262,6 +267,7 @@ pub(crate) struct OutputShared {
     pub(crate) files_rotated: AtomicU64,
     pub(crate) write_errors: AtomicU64,
     pub(crate) dropped_write_error: AtomicU64,
+    pub(crate) dropped_limit: AtomicU64,
     pub(crate) failed: AtomicBool,
     pub(crate) stop: AtomicBool,
 }
@@ -407,6 +413,8 @@ pub struct OutputSnapshot {
     pub write_errors: u64,
     /// Packets that could not be written after a write error.
     pub dropped_write_error: u64,
+    /// Packets not written because the dump reached its `max_packets`.
+    pub dropped_limit: u64,
     /// Matched but neither written nor dropped yet (in a ring or the write
     /// buffer); 0 after shutdown.
     pub in_flight: u64,
@@ -419,7 +427,7 @@ pub struct OutputSnapshot {
 impl OutputSnapshot {
     /// All drops.
     pub fn dropped(&self) -> u64 {
-        self.dropped_queue_full + self.dropped_write_error
+        self.dropped_queue_full + self.dropped_write_error + self.dropped_limit
     }
 }
 
@@ -457,7 +465,8 @@ impl Snapshot {
     /// Checks the accounting identities: per worker `rx = matched +
     /// unmatched`; per output `matched = enqueued + dropped_queue_full` (per
     /// worker too) and `matched = written + dropped_queue_full +
-    /// dropped_write_error + in_flight`; with `drained`, also `in_flight = 0`.
+    /// dropped_write_error + dropped_limit + in_flight`; with `drained`, also
+    /// `in_flight = 0`.
     /// Returns the first identity that fails.
     pub fn check(&self, drained: bool) -> Result<(), String> {
         for w in &self.workers {
@@ -477,11 +486,11 @@ impl Snapshot {
                     ));
                 }
             }
-            let sum = o.written + o.dropped_queue_full + o.dropped_write_error + o.in_flight;
+            let sum = o.written + o.dropped() + o.in_flight;
             if o.matched != sum {
                 return Err(format!(
-                    "output {}: matched {} != written {} + dropped_queue_full {} + dropped_write_error {} + in_flight {}",
-                    o.name, o.matched, o.written, o.dropped_queue_full, o.dropped_write_error, o.in_flight
+                    "output {}: matched {} != written {} + dropped_queue_full {} + dropped_write_error {} + dropped_limit {} + in_flight {}",
+                    o.name, o.matched, o.written, o.dropped_queue_full, o.dropped_write_error, o.dropped_limit, o.in_flight
                 ));
             }
             if drained && o.in_flight != 0 {
@@ -610,6 +619,7 @@ impl Runtime {
             files_rotated: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
             dropped_write_error: AtomicU64::new(0),
+            dropped_limit: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         });
@@ -789,8 +799,11 @@ fn output_snapshot(o: &OutputShared) -> OutputSnapshot {
     let dropped_queue_full = per_worker.iter().map(|c| c[2]).sum();
     let written = o.written.load(Ordering::Acquire);
     let dropped_write_error = o.dropped_write_error.load(Ordering::Acquire);
-    let in_flight =
-        u64::saturating_sub(matched, written + dropped_queue_full + dropped_write_error);
+    let dropped_limit = o.dropped_limit.load(Ordering::Acquire);
+    let in_flight = u64::saturating_sub(
+        matched,
+        written + dropped_queue_full + dropped_write_error + dropped_limit,
+    );
     OutputSnapshot {
         name: o.name.clone(),
         kind: o.kind.to_owned(),
@@ -803,6 +816,7 @@ fn output_snapshot(o: &OutputShared) -> OutputSnapshot {
         files_rotated: o.files_rotated.load(Ordering::Acquire),
         write_errors: o.write_errors.load(Ordering::Acquire),
         dropped_write_error,
+        dropped_limit,
         in_flight,
         failed: o.failed.load(Ordering::Acquire),
         per_worker,

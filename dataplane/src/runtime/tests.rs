@@ -100,6 +100,7 @@ fn dump(name: &str, text: &str, path: &Path, format: DumpFormat) -> OutputSpec {
             max_file_bytes: None,
             max_file_seconds: None,
             max_files: 1,
+            max_packets: None,
         }),
     }
 }
@@ -590,4 +591,24 @@ fn time_rotation_starts_a_new_file() {
         .sum();
     assert_eq!(total, o.written);
     assert!(writer::rotated_name(&path, 1).exists());
+}
+
+#[test]
+fn max_packets_writes_exactly_that_many() {
+    let dir = tmp();
+    let path = dir.path().join("c.pcap");
+    let rt = Runtime::new(RuntimeConfig::default(), classifier(), None).expect("runtime");
+    let mut spec = dump("c", "dport = 80", &path, DumpFormat::Pcap);
+    if let OutputKind::Dump(d) = &mut spec.kind {
+        d.max_packets = Some(7);
+    }
+    rt.add_output(spec).expect("add");
+    let input = frames(400, 0, 64);
+    let snap = run_sources(rt, vec![MemorySource::new(input.clone())]);
+    snap.check(true).expect("identities");
+    let o = &snap.outputs[0];
+    assert_eq!(o.matched, expected("dport = 80", &input));
+    assert_eq!(o.written, 7);
+    assert_eq!(o.dropped_limit, o.matched - 7);
+    assert_eq!(count_packets(&path), 7);
 }

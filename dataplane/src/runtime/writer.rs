@@ -50,7 +50,7 @@ pub(super) fn spawn(
                     ],
                 );
             }
-            Sink::Dump(dump)
+            Sink::Dump(Box::new(dump))
         }
         OutputKind::PacketLog { logger, track } => {
             logger.log(0, catalog::PFLG_STARTED, &[&output.name, &expression]);
@@ -68,7 +68,7 @@ pub(super) fn spawn(
 }
 
 enum Sink {
-    Dump(DumpSink),
+    Dump(Box<DumpSink>),
     Log(LogSink),
 }
 
@@ -156,6 +156,8 @@ struct DumpSink {
     pending_bytes: u64,
     /// The first write error stops the dump.
     failed: bool,
+    /// Packets handed to the file writer, over all files (for `max_packets`).
+    accepted: u64,
     /// Only regular files rotate: a dump to `/dev/null` or a FIFO is never
     /// renamed.
     rotatable: bool,
@@ -171,6 +173,7 @@ impl DumpSink {
         let writer = new_file(&spec, &classifier)?;
         let rotatable = std::fs::metadata(&spec.path).is_ok_and(|m| m.file_type().is_file());
         Ok(DumpSink {
+            accepted: 0,
             rotatable,
             spec,
             classifier,
@@ -188,6 +191,14 @@ impl DumpSink {
             out.dropped_write_error.fetch_add(1, Ordering::Release);
             return;
         };
+        if self
+            .spec
+            .max_packets
+            .is_some_and(|max| self.accepted >= max)
+        {
+            out.dropped_limit.fetch_add(1, Ordering::Release);
+            return;
+        }
         let pcapng = w.config().format == DumpFormat::Pcapng;
         let names = self.classifier.names().len();
         let interface = match (pcapng, slot.meta.iif) {
@@ -208,6 +219,7 @@ impl DumpSink {
         };
         match w.write(&rec) {
             Ok(()) => {
+                self.accepted += 1;
                 self.pending += 1;
                 let cut = slot.data.len().min(w.config().snaplen as usize);
                 self.pending_bytes += cut as u64;
