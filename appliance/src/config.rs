@@ -59,7 +59,8 @@ pub(crate) struct Config {
     /// Named packet dumps. Default: none.
     #[serde(default, rename = "dump")]
     pub dumps: Vec<DumpConfig>,
-    /// The Kernun logging facility (`[log]`). Default: syslog at level 5.
+    /// The Kernun logging facility (`[log]`). Default: syslog at level 5;
+    /// `ferrocap run` without a `[log]` section logs to files under `./run`.
     #[serde(default)]
     pub log: Option<ferrocap_dataplane::log::LogConfig>,
     /// The control plane (`[control]`).

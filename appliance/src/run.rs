@@ -244,11 +244,15 @@ mod live {
     /// Per-lcore mempool cache.
     const MBUF_CACHE: u32 = 256;
 
-    /// Registers SIGTERM and SIGINT to set the returned flag.
+    /// Registers SIGTERM and SIGINT to set the returned flag (an orderly
+    /// stop); a second one while stopping exits at once with status 130.
     fn signal_flag() -> Arc<AtomicBool> {
         let flag = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&flag)) {
+            let registered =
+                signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&flag))
+                    .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&flag)));
+            if let Err(e) = registered {
                 eprintln!("ferrocap: cannot handle signal {sig}: {e}");
             }
         }
@@ -608,7 +612,7 @@ mod live {
         let term = signal_flag();
         let started = Instant::now();
         eprintln!(
-            "ferrocap: running {queues} worker(s) on {} port(s){}; SIGTERM or Ctrl-C stops",
+            "ferrocap: running {queues} worker(s) on {} port(s){}; SIGTERM or Ctrl-C stops (twice: at once)",
             ports.len(),
             duration.map_or(String::new(), |d| format!(" for {:.1} s", d.as_secs_f64()))
         );
