@@ -617,7 +617,12 @@ mod live {
             duration.map_or(String::new(), |d| format!(" for {:.1} s", d.as_secs_f64()))
         );
         let cpu: Vec<std::sync::Mutex<f64>> = (0..queues).map(|_| Default::default()).collect();
+        let mut last_counters = Instant::now();
         let reason = run_workers(&eal, &runtime, jobs, &cpu, || {
+            if last_counters.elapsed() >= COUNTERS_INTERVAL {
+                last_counters = Instant::now();
+                log_counters(logger, &runtime.snapshot());
+            }
             if term.load(Ordering::Relaxed) {
                 Some("signal".to_owned())
             } else if duration.is_some_and(|d| started.elapsed() >= d) {
@@ -638,6 +643,7 @@ mod live {
         for w in &snap.workers {
             logger.log(0, catalog::DPDW_STOPPED, &[&w.worker, &w.rx, &w.matched]);
         }
+        log_counters(logger, &snap);
         let mut summary = RunSummary::new(elapsed, &reason, port_stats, snap);
         summary.set_worker_cpu(cpu.iter().map(|c| c.lock().map_or(0.0, |c| *c)).collect());
         log_summary(logger, &summary);
@@ -646,6 +652,28 @@ mod live {
         drop(pools);
         drop(eal);
         Ok(())
+    }
+
+    /// How often `ferrocap run` logs each worker's counters (`MONI-888-I`).
+    const COUNTERS_INTERVAL: Duration = Duration::from_secs(60);
+
+    /// One `MONI-888-I` record per worker: RX, MATCHED and the ring drops
+    /// of all its outputs.
+    fn log_counters(logger: &Logger, snap: &Snapshot) {
+        for w in &snap.workers {
+            let dropped: u64 = snap
+                .outputs
+                .iter()
+                .filter_map(|o| o.per_worker.get(w.worker))
+                .map(|c| c[2])
+                .sum();
+            let outcome = if dropped == 0 { "ACCEPTED" } else { "FAILED" };
+            logger.log(
+                0,
+                catalog::MONI_COUNTERS,
+                &[&w.worker, &w.rx, &w.matched, &dropped, &outcome],
+            );
+        }
     }
 
     fn log_summary(logger: &Logger, s: &RunSummary) {

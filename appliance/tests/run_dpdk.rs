@@ -244,6 +244,10 @@ dir = "log"
     let stats = std::fs::read_to_string(dir.path().join("log/ferrocap-stats")).expect("stats log");
     assert_eq!(stats.matches("PFLG-888-I PACKET").count() as u64, dns);
     assert!(stats.contains("APPL-888-I SUMMARY"), "{stats}");
+    assert!(
+        stats.contains(&format!("MONI-888-I COUNTERS WORKER=0 RX={}", all.len())),
+        "{stats}"
+    );
 }
 
 #[test]
