@@ -78,6 +78,10 @@ use crate::pcap::{CaptureError, DumpFormat};
 use crate::wire::Depth;
 
 /// Sizes and intervals of a [`Runtime`].
+///
+/// Memory: every (worker, output) pair has `ring_slots` slots of
+/// `slot_bytes` each, allocated when the output is added (8 MiB per pair
+/// with the defaults; the pages are touched only as slots are used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuntimeConfig {
     /// Number of workers (one per receive queue). At least 1.
