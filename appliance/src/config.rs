@@ -13,9 +13,10 @@
 //! Every field's doc comment gives its default.
 //!
 //! The live-capture sections (`[eal]`, `[[port]]`, dump files and rotation,
-//! `[log]`) are parsed and validated here already; the offline commands read
-//! only the directory and the expressions, so those fields are not read yet.
-#![allow(dead_code)]
+//! `[log]`) are read by `ferrocap run`; the offline commands read only the
+//! directory and the expressions.
+// Without DPDK nothing reads the live-capture sections.
+#![cfg_attr(not(feature = "dpdk"), allow(dead_code))]
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -60,12 +61,46 @@ pub(crate) struct Config {
     /// Named packet dumps. Default: none.
     #[serde(default, rename = "dump")]
     pub dumps: Vec<DumpConfig>,
-    /// The Kernun logging facility (`[log]`). Default: syslog at level 5.
+    /// The Kernun logging facility (`[log]`). Default: syslog at level 5;
+    /// `ferrocap run` without a `[log]` section logs to files under `./run`.
     #[serde(default)]
     pub log: Option<ferrocap_dataplane::log::LogConfig>,
     /// The control plane (`[control]`).
     #[serde(default)]
     pub control: ControlConfig,
+    /// Ring sizes between the workers and the writers (`[runtime]`).
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+}
+
+/// `[runtime]`: the rings between the workers and the writer threads.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuntimeSection {
+    /// Slots per ring, one ring per worker and output; a full ring drops
+    /// (counted as `queue_full`). Default: 4096.
+    #[serde(default = "default_ring_slots")]
+    pub ring_slots: Spanned<u32>,
+    /// Bytes of a packet a slot holds (longer packets are cut, their length
+    /// on the wire is kept). Default: 2048.
+    #[serde(default = "default_slot_bytes")]
+    pub slot_bytes: Spanned<u32>,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        RuntimeSection {
+            ring_slots: default_ring_slots(),
+            slot_bytes: default_slot_bytes(),
+        }
+    }
+}
+
+fn default_ring_slots() -> Spanned<u32> {
+    Spanned::new(0..0, 4096)
+}
+fn default_slot_bytes() -> Spanned<u32> {
+    Spanned::new(0..0, 2048)
 }
 
 /// `[eal]`: how DPDK's environment abstraction layer is started.
@@ -457,6 +492,13 @@ impl Config {
                 ));
             }
         }
+        let rs = &self.runtime;
+        if !(1..=1 << 20).contains(rs.ring_slots.get_ref()) {
+            return Err((rs.ring_slots.span(), "ring_slots must be 1..1048576".into()));
+        }
+        if !(64..=65536).contains(rs.slot_bytes.get_ref()) {
+            return Err((rs.slot_bytes.span(), "slot_bytes must be 64..65536".into()));
+        }
         let bind = self.control.bind.get_ref();
         let addr: std::net::SocketAddr = bind.parse().map_err(|_| {
             (
@@ -630,6 +672,17 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, 4, "{e}");
+    }
+
+    #[test]
+    fn runtime_section_is_checked() {
+        let l = load("[runtime]\nring_slots = 64\n").unwrap();
+        assert_eq!(*l.config.runtime.ring_slots.get_ref(), 64);
+        assert_eq!(*l.config.runtime.slot_bytes.get_ref(), 2048);
+        let e = load("[runtime]\nring_slots = 0\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 14), "{e}");
+        let e = load("[runtime]\nslot_bytes = 10\n").unwrap_err();
+        assert!(e.message.contains("slot_bytes"), "{e}");
     }
 
     #[test]

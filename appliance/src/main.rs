@@ -8,6 +8,7 @@ mod capture;
 mod check;
 mod config;
 mod logtools;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +74,16 @@ enum Command {
     Explain(logtools::ExplainArgs),
     /// Statistics from stats logs: totals, top talkers, protocols, ports, interfaces, timeline.
     Stats(logtools::StatsArgs),
+    /// Run the appliance from a config file until SIGTERM/SIGINT or --duration.
+    ///
+    /// Starts logging ([log]; default: files under ./run), DPDK ([eal] args plus
+    /// a --vdev per [[port]] vdev), one worker per RX queue on its own worker
+    /// lcore, and every [[dump]] with start = true and the packet-logging
+    /// expression. On exit the rings are drained, every dump is closed valid,
+    /// and a summary is logged and printed to stderr (last line:
+    /// `ferrocap-summary {JSON}`). Exit 0 on a clean stop, 1 on a runtime
+    /// failure, 2 for a bad config.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +93,7 @@ fn main() -> ExitCode {
         Command::Capture(args) => capture::run(&args, cli.debug_level),
         Command::Explain(args) => logtools::explain(&args),
         Command::Stats(args) => logtools::stats(&args),
+        Command::Run(args) => run::run(&args),
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod expr;
 pub mod log;
 pub mod pcap;
+pub mod runtime;
 pub mod source;
 pub mod stats;
 pub mod wire;

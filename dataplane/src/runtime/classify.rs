@@ -1,0 +1,191 @@
+//! Giving a received packet its interface (`iif`) and direction.
+//!
+//! A [`Classifier`] is built once from the config's interfaces. For each
+//! packet it looks at the port it arrived on and its outer VLAN tag: a rule
+//! for that exact (port, VLAN) wins over a rule for the whole port (no
+//! VLAN). The matching rule's interface becomes the `iif`, and its direction
+//! rule gives the direction: fixed `in`/`out`, `by_mac` (frames addressed to
+//! the MAC are `in`, frames sent from it are `out`, others unknown), or
+//! unknown. A packet no rule covers has no `iif` and an unknown direction.
+//!
+//! Classification reads the decoded Ethernet header, so the worker decodes
+//! at least to [`Depth::Link`](crate::wire::Depth::Link) when any rule exists.
+//! It never allocates.
+
+use crate::expr::{Direction, IfIndex, PacketMeta};
+use crate::wire::Decoded;
+
+/// How an interface's packets get their direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectionRule {
+    /// Always this direction (`Direction::Unknown` for "unknown").
+    Fixed(Direction),
+    /// Frames to this MAC are `in`, frames from it are `out`.
+    ByMac([u8; 6]),
+}
+
+/// One interface as the classifier sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceRule {
+    /// Its index in the expression directory (the `iif` value).
+    pub iif: IfIndex,
+    /// The port whose packets belong to it (a DPDK port id, or the source
+    /// stream's port number).
+    pub port: u16,
+    /// Only packets with this outer VLAN ID; `None`: any packet of the port
+    /// that no VLAN-specific rule claims.
+    pub vlan: Option<u16>,
+    /// Its direction rule.
+    pub direction: DirectionRule,
+}
+
+/// Maps (port, VLAN, MACs) to [`PacketMeta`]; see the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct Classifier {
+    /// Rules per port id; VLAN-specific rules first.
+    by_port: Vec<Vec<InterfaceRule>>,
+    /// Interface names indexed by `IfIndex.0`.
+    names: Vec<String>,
+}
+
+impl Classifier {
+    /// A classifier over `rules`; `names` are the interface names indexed
+    /// by [`IfIndex`] (for dumps and packet logs). Rules for ports above
+    /// 4095 are ignored.
+    pub fn new(names: Vec<String>, rules: Vec<InterfaceRule>) -> Classifier {
+        let mut by_port: Vec<Vec<InterfaceRule>> = Vec::new();
+        for rule in rules {
+            let port = usize::from(rule.port);
+            if port >= 4096 {
+                continue;
+            }
+            if by_port.len() <= port {
+                by_port.resize_with(port + 1, Vec::new);
+            }
+            if let Some(list) = by_port.get_mut(port) {
+                list.push(rule);
+            }
+        }
+        for list in &mut by_port {
+            // VLAN-specific first; stable, so config order breaks ties.
+            list.sort_by_key(|r| r.vlan.is_none());
+        }
+        Classifier { by_port, names }
+    }
+
+    /// `true` when no rule exists (every packet: no `iif`, unknown direction).
+    pub fn is_empty(&self) -> bool {
+        self.by_port.iter().all(Vec::is_empty)
+    }
+
+    /// The interface names indexed by [`IfIndex`].
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The name of interface `iif`, if known.
+    pub fn interface_name(&self, iif: IfIndex) -> Option<&str> {
+        self.names.get(usize::from(iif.0)).map(String::as_str)
+    }
+
+    /// The metadata of a packet that arrived on `port`, decoded at least to
+    /// the link layer.
+    #[inline]
+    pub fn classify(&self, port: u16, d: &Decoded) -> PacketMeta {
+        let Some(rules) = self.by_port.get(usize::from(port)) else {
+            return PacketMeta::default();
+        };
+        let rule = rules
+            .iter()
+            .find(|r| r.vlan.is_none() || r.vlan == d.outer_vlan);
+        let Some(rule) = rule else {
+            return PacketMeta::default();
+        };
+        let direction = match rule.direction {
+            DirectionRule::Fixed(dir) => dir,
+            DirectionRule::ByMac(mac) => {
+                if d.dst_mac == mac {
+                    Direction::In
+                } else if d.src_mac == mac {
+                    Direction::Out
+                } else {
+                    Direction::Unknown
+                }
+            }
+        };
+        PacketMeta {
+            iif: Some(rule.iif),
+            direction,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FW: [u8; 6] = [0, 0x11, 0x22, 0x33, 0x44, 0x55];
+    const OTHER: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    fn decoded(vlan: Option<u16>, src: [u8; 6], dst: [u8; 6]) -> Decoded {
+        Decoded {
+            outer_vlan: vlan,
+            src_mac: src,
+            dst_mac: dst,
+            ..Decoded::default()
+        }
+    }
+
+    #[test]
+    fn port_vlan_and_direction_rules() {
+        let c = Classifier::new(
+            vec!["Internet".into(), "LAN".into(), "Guest".into()],
+            vec![
+                InterfaceRule {
+                    iif: IfIndex(0),
+                    port: 0,
+                    vlan: None,
+                    direction: DirectionRule::Fixed(Direction::In),
+                },
+                InterfaceRule {
+                    iif: IfIndex(1),
+                    port: 1,
+                    vlan: None,
+                    direction: DirectionRule::ByMac(FW),
+                },
+                InterfaceRule {
+                    iif: IfIndex(2),
+                    port: 1,
+                    vlan: Some(20),
+                    direction: DirectionRule::Fixed(Direction::Unknown),
+                },
+            ],
+        );
+        let some = |i: u16, d| PacketMeta {
+            iif: Some(IfIndex(i)),
+            direction: d,
+        };
+        // (port, vlan, src, dst, expected)
+        let cases = [
+            (0, None, OTHER, OTHER, some(0, Direction::In)),
+            (0, Some(7), OTHER, OTHER, some(0, Direction::In)),
+            (1, None, OTHER, FW, some(1, Direction::In)),
+            (1, None, FW, OTHER, some(1, Direction::Out)),
+            (1, Some(5), OTHER, OTHER, some(1, Direction::Unknown)),
+            (1, Some(20), FW, OTHER, some(2, Direction::Unknown)),
+            (2, None, FW, OTHER, PacketMeta::default()),
+            (9999, None, FW, OTHER, PacketMeta::default()),
+        ];
+        for (port, vlan, src, dst, want) in cases {
+            assert_eq!(
+                c.classify(port, &decoded(vlan, src, dst)),
+                want,
+                "port {port} vlan {vlan:?}"
+            );
+        }
+        assert_eq!(c.interface_name(IfIndex(2)), Some("Guest"));
+        assert_eq!(c.interface_name(IfIndex(3)), None);
+        assert!(!c.is_empty());
+        assert!(Classifier::default().is_empty());
+    }
+}
