@@ -21,6 +21,8 @@ cat >&2 <<MSG
    dumps:      run/smb.pcapng  run/web.pcapng  run/syn.pcap   (open them with wireshark or tshark -r)
    logs:       run/ferrocap-stats (packet log: PFLG-888-I records)   run/ferrocap-debug
    statistics: target/release/ferrocap stats run/ferrocap-stats [--html report.html]
+   The demo replays about a million packets a second, so the packet log grows
+   by several MB a second; dumps rotate at 50 MB and keep 2-4 files.
    metrics, HTTP API and web page: not built yet (the control-plane issue)
 
 MSG
@@ -32,7 +34,9 @@ echo "== what the demo wrote" >&2
 ls -l run/ >&2 || true
 if command -v capinfos >/dev/null 2>&1; then
   for f in run/*.pcap run/*.pcapng; do
-    [[ -e "$f" ]] && capinfos -c -M "$f" 2>/dev/null | sed -n 2p >&2
+    [[ -e "$f" ]] || continue
+    n=$(capinfos -c -M "$f" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}')
+    echo "   $f: ${n:-?} packets" >&2
   done
 fi
 exit "$status"

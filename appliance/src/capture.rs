@@ -52,8 +52,25 @@ use crate::config::{DirectionRuleConfig, Loaded};
 #[derive(Debug, Args)]
 pub(crate) struct CaptureArgs {
     /// Input capture file (pcap or pcapng); a pipe or FIFO works too.
-    #[arg(short = 'r', long = "read", value_name = "IN")]
-    input: PathBuf,
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "IN",
+        required_unless_present = "eal",
+        conflicts_with = "eal"
+    )]
+    input: Option<PathBuf>,
+    /// Live capture instead of -r: start DPDK with these EAL arguments and
+    /// capture from every port they create, e.g.
+    /// '-l 0-1 --no-huge -m 256 --no-pci --vdev=net_pcap0,rx_pcap=in.pcap'.
+    /// Needs -w OUT EXPR; --config, --interface, --direction and
+    /// --packet-log are for offline captures and `ferrocap run`.
+    #[arg(long, value_name = "EAL ARGS", requires = "output", allow_hyphen_values = true,
+          conflicts_with_all = ["config", "interface", "direction", "packet_log"])]
+    eal: Option<String>,
+    /// Live capture: stop after SECS seconds (default: at Ctrl-C, or -c).
+    #[arg(long, value_name = "SECS", requires = "eal")]
+    duration: Option<f64>,
     /// Dump: write the packets that match EXPR to OUT.
     #[arg(
         short = 'w',
@@ -210,7 +227,38 @@ impl OwnedRecord {
 }
 
 /// Runs `ferrocap capture` in offline mode; `level` is the global `-d N`.
+impl CaptureArgs {
+    /// The offline input; clap makes `-r` present whenever `--eal` is not.
+    fn input(&self) -> &Path {
+        self.input.as_deref().unwrap_or(Path::new("-"))
+    }
+}
+
+/// Runs `ferrocap capture`: live with `--eal`, offline with `-r`.
 pub(crate) fn run(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
+    if let (Some(eal), Some(output), Some(expression)) = (&args.eal, &args.output, &args.expression)
+    {
+        if args.duration.is_some_and(|d| !(d.is_finite() && d > 0.0)) {
+            eprintln!("ferrocap: --duration must be a positive number of seconds");
+            return ExitCode::from(2);
+        }
+        return crate::run::live_capture(&crate::run::LiveCapture {
+            eal,
+            output,
+            format: args.format.unwrap_or_else(|| default_format(output)),
+            snaplen: args.snaplen,
+            count: args.count,
+            duration: args.duration.map(Duration::from_secs_f64),
+            expression,
+            pool_size: None,
+            progress: std::io::stderr().is_terminal(),
+        });
+    }
+    run_offline(args, level)
+}
+
+/// Runs `ferrocap capture -r`.
+fn run_offline(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
     let loaded = match crate::load_config(args.config.as_ref()) {
         Ok(l) => l,
         Err(code) => return code,
@@ -323,7 +371,7 @@ fn print_summary(args: &CaptureArgs, s: &Summary, destination: &str) {
             eprintln!(
                 "ferrocap: {} packets read from {}: {} matched, {} unmatched, {} skipped as undecodable",
                 c.read,
-                args.input.display(),
+                args.input().display(),
                 c.matched,
                 c.unmatched,
                 c.skipped
@@ -338,7 +386,7 @@ fn print_summary(args: &CaptureArgs, s: &Summary, destination: &str) {
         None => eprintln!(
             "ferrocap: {} packets read from {} in {:.3} s ({rate:.2} Mpps), {} skipped as undecodable",
             c.read,
-            args.input.display(),
+            args.input().display(),
             s.secs,
             c.skipped
         ),
@@ -448,7 +496,7 @@ fn capture(
     let directory = match loaded {
         Some(l) => l.directory.clone(),
         None => {
-            let input = open_input(&args.input)?;
+            let input = open_input(args.input())?;
             let d = directory_from_input(input.reader.interfaces(), args.interface.as_deref());
             opened = Some(input);
             d
@@ -475,7 +523,7 @@ fn capture(
         first_result,
     } = match opened {
         Some(o) => o,
-        None => open_input(&args.input)?,
+        None => open_input(args.input())?,
     };
 
     let rules = direction_rules(loaded, &directory);
@@ -548,7 +596,7 @@ fn capture(
             Err(CaptureError::Truncated { .. }) => {
                 eprintln!(
                     "ferrocap: warning: {} ends in the middle of a record; kept the {} whole packets before it",
-                    args.input.display(),
+                    args.input().display(),
                     counts.read
                 );
                 truncated = true;

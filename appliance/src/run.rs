@@ -892,7 +892,6 @@ pub(crate) struct LiveCapture<'a> {
 /// to the worker lcores in turn, one dump. Runs until `count`, `duration`,
 /// SIGTERM or SIGINT; prints progress (when stderr is a terminal) and the
 /// summary. Exit 0 on success, 2 for a bad expression, 1 otherwise.
-#[allow(dead_code)] // hooked into `ferrocap capture --eal` by the lead
 pub(crate) fn live_capture(opts: &LiveCapture<'_>) -> ExitCode {
     #[cfg(feature = "dpdk")]
     {
