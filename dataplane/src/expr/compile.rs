@@ -50,14 +50,21 @@ pub(crate) fn compile_parsed(src: &str, ast: &Expr, dir: &Directory) -> Result<M
         .max()
         .unwrap_or(Depth::Metadata);
     let (plan, formula) = if tests.len() <= TABLE_MAX_TESTS {
-        // The table plan evaluates tests grouped by kind; number them so.
+        // Display numbers the tests by kind; the table's bits follow the
+        // decode stages, so that matching can stop after each stage.
         tests.sort_by_key(Test::kind_rank);
-        let table = truth_table(&resolved, &tests);
         let formula = formula(&resolved, &tests);
+        let mut staged = tests.clone();
+        staged.sort_by_key(Test::stage_rank);
+        let table = truth_table(&resolved, &staged);
+        let meta_bits = staged.iter().filter(|t| t.depth() == Depth::Metadata).count();
+        let net_bits = staged.iter().filter(|t| t.depth() <= Depth::Network).count();
         (
             Plan::Table {
-                fast: TableTests::new(&tests),
+                fast: TableTests::new(&staged),
                 tests: tests.into_boxed_slice(),
+                known_meta: decided(&table, staged.len(), meta_bits),
+                known_net: decided(&table, staged.len(), net_bits),
                 table,
             },
             formula,
@@ -115,6 +122,30 @@ fn truth_table(e: &RExpr, tests: &[Test]) -> Box<[u64]> {
         }
     }
     table.into_boxed_slice()
+}
+
+/// Bit `p` (for each `p` below `2^k`) is set when every row of the
+/// `n`-test truth table `table` whose low `k` bits are `p` has the same
+/// value: the first `k` tests decide the answer. Empty when no `p` does.
+fn decided(table: &[u64], n: usize, k: usize) -> Box<[u64]> {
+    let at = |row: usize| table.get(row / 64).is_some_and(|w| (w >> (row % 64)) & 1 != 0);
+    let prefixes = 1usize << k;
+    let mut known = vec![0u64; prefixes.div_ceil(64)];
+    let mut any = false;
+    for p in 0..prefixes {
+        let first = at(p);
+        if (1..1usize << (n - k)).all(|rest| at(p | (rest << k)) == first) {
+            if let Some(w) = known.get_mut(p / 64) {
+                *w |= 1 << (p % 64);
+                any = true;
+            }
+        }
+    }
+    if any {
+        known.into_boxed_slice()
+    } else {
+        Box::default()
+    }
 }
 
 fn formula(e: &RExpr, tests: &[Test]) -> String {

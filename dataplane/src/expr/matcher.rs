@@ -26,7 +26,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::directory::{AddrSet, IfIndex};
 use super::intervals::IntervalSet;
-use crate::wire::{self, Decoded, Depth, L3};
+use crate::wire::{self, lean, Decoded, Depth, L3};
 
 /// The direction a packet travels, from the capture's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,8 +130,8 @@ pub(crate) enum Test {
 }
 
 impl Test {
-    /// Position of this test's kind in a table plan's bit order (the order
-    /// [`TableTests::index`] evaluates kinds in).
+    /// Position of this test's kind in the order `Display` numbers a table
+    /// plan's tests in (`t0`, `t1`, …).
     pub(crate) fn kind_rank(&self) -> u8 {
         match self {
             Test::IsIp => 0,
@@ -141,6 +141,20 @@ impl Test {
             Test::Port { ranges, .. } if ranges[0] == ranges[1] => 4,
             Test::Port { .. } => 5,
             Test::Addr { .. } => 6,
+        }
+    }
+
+    /// Position of this test's kind in a table plan's bit order: by the
+    /// stage that can run it (metadata, network, transport), then by kind.
+    pub(crate) fn stage_rank(&self) -> u8 {
+        match self {
+            Test::Iif(_) => 0,
+            Test::Direc(_) => 1,
+            Test::IsIp => 2,
+            Test::Addr { .. } => 3,
+            Test::Flags { .. } => 4,
+            Test::Port { ranges, .. } if ranges[0] == ranges[1] => 5,
+            Test::Port { .. } => 6,
         }
     }
 
@@ -260,21 +274,28 @@ pub(crate) struct FastAddr {
 }
 
 /// The tests of a table plan grouped by kind, so that each kind is a tight
-/// loop and the packet's fields are read once. Bit order: the `is_ip` test,
-/// then interfaces, directions, flags, ports, addresses.
+/// loop and the packet's fields are read once. Bit order ([`Test::stage_rank`]):
+/// the metadata tests (interfaces, directions), then the network tests (the
+/// `is_ip` test, addresses), then the transport tests (flags, ports) — so
+/// that the index can be built stage by stage, and decoding stop as soon as
+/// the answer is known.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct TableTests {
-    is_ip: bool,
     iifs: Box<[IfSet]>,
     direcs: Box<[Direction]>,
+    is_ip: bool,
+    addrs: Box<[FastAddr]>,
     flags: Box<[(u8, u8)]>,
     ports1: Box<[FastPort<1>]>,
     ports2: Box<[FastPort<2>]>,
-    addrs: Box<[FastAddr]>,
+    /// The first bit of the network tests.
+    net_shift: u32,
+    /// The first bit of the transport tests.
+    l4_shift: u32,
 }
 
 impl TableTests {
-    /// Splits `tests` (sorted by [`Test::kind_rank`]) by kind.
+    /// Splits `tests` (sorted by [`Test::stage_rank`]) by kind.
     pub(crate) fn new(tests: &[Test]) -> TableTests {
         let mut t = TableTests::default();
         let (mut iifs, mut direcs, mut flags, mut addrs) =
@@ -301,6 +322,9 @@ impl TableTests {
                 }),
             }
         }
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        t.net_shift = count(iifs.len() + direcs.len());
+        t.l4_shift = t.net_shift + u32::from(t.is_ip) + count(addrs.len());
         t.iifs = iifs.into_boxed_slice();
         t.direcs = direcs.into_boxed_slice();
         t.flags = flags.into_boxed_slice();
@@ -310,17 +334,13 @@ impl TableTests {
         t
     }
 
-    /// The truth-table index: bit `i` is the result of test `i`. Each kind
-    /// is skipped with one well-predicted branch when the plan has none of
-    /// it, so a packet pays only for the kinds the expression uses.
+    /// The bits of the metadata tests. Each kind is skipped with one
+    /// well-predicted branch when the plan has none of it, so a packet pays
+    /// only for the kinds the expression uses.
     #[inline(always)]
-    fn index(&self, meta: &PacketMeta, d: &Decoded) -> usize {
+    fn meta_index(&self, meta: &PacketMeta) -> usize {
         let mut index = 0usize;
         let mut bit = 0u32;
-        if self.is_ip {
-            index |= usize::from(!matches!(d.l3, L3::None));
-            bit = 1;
-        }
         if !self.iifs.is_empty() {
             let iif = meta.iif.unwrap_or(IfIndex(u16::MAX));
             for set in self.iifs.iter() {
@@ -334,28 +354,21 @@ impl TableTests {
                 bit += 1;
             }
         }
-        if !self.flags.is_empty() {
-            let has_flags = d.tcp_flags.is_some();
-            let f = d.tcp_flags.unwrap_or(0);
-            for &(mask, value) in self.flags.iter() {
-                index |= usize::from(has_flags & (f & mask == value)) << bit;
-                bit += 1;
-            }
-        }
-        if !(self.ports1.is_empty() && self.ports2.is_empty()) {
-            let has_ports = d.ports.is_some();
-            let (s, t) = d.ports.unwrap_or((0, 0));
-            for p in self.ports1.iter() {
-                index |= usize::from(p.eval(has_ports, s, t)) << bit;
-                bit += 1;
-            }
-            for p in self.ports2.iter() {
-                index |= usize::from(p.eval(has_ports, s, t)) << bit;
-                bit += 1;
-            }
+        index
+    }
+
+    /// The bits of the network tests, in place; `l3` is called only when
+    /// the plan has address tests.
+    #[inline(always)]
+    fn net_index(&self, is_ip: bool, l3: impl FnOnce() -> L3) -> usize {
+        let mut index = 0usize;
+        let mut bit = self.net_shift;
+        if self.is_ip {
+            index |= usize::from(is_ip) << bit;
+            bit += 1;
         }
         if !self.addrs.is_empty() {
-            match d.l3 {
+            match l3() {
                 L3::None => {}
                 L3::V4 { src, dst } => {
                     for a in self.addrs.iter() {
@@ -375,6 +388,53 @@ impl TableTests {
         }
         index
     }
+
+    /// The bits of the transport tests, in place. `flags` and `ports` are
+    /// meaningful only with `has_flags` and `has_ports`.
+    #[inline(always)]
+    fn l4_index(&self, has_flags: bool, flags: u8, has_ports: bool, s: u16, t: u16) -> usize {
+        let mut index = 0usize;
+        let mut bit = self.l4_shift;
+        if !self.flags.is_empty() {
+            for &(mask, value) in self.flags.iter() {
+                index |= usize::from(has_flags & (flags & mask == value)) << bit;
+                bit += 1;
+            }
+        }
+        if !(self.ports1.is_empty() && self.ports2.is_empty()) {
+            for p in self.ports1.iter() {
+                index |= usize::from(p.eval(has_ports, s, t)) << bit;
+                bit += 1;
+            }
+            for p in self.ports2.iter() {
+                index |= usize::from(p.eval(has_ports, s, t)) << bit;
+                bit += 1;
+            }
+        }
+        index
+    }
+
+    /// The truth-table index of a decoded packet: bit `i` is the result of
+    /// test `i`.
+    #[inline(always)]
+    fn index(&self, meta: &PacketMeta, d: &Decoded) -> usize {
+        let (s, t) = d.ports.unwrap_or((0, 0));
+        self.meta_index(meta)
+            | self.net_index(!matches!(d.l3, L3::None), || d.l3)
+            | self.l4_index(
+                d.tcp_flags.is_some(),
+                d.tcp_flags.unwrap_or(0),
+                d.ports.is_some(),
+                s,
+                t,
+            )
+    }
+}
+
+/// Bit `i` of a bitset, false past its end.
+#[inline(always)]
+fn bit(set: &[u64], i: usize) -> bool {
+    set.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 != 0)
 }
 
 /// Jump target: the packet matches.
@@ -396,13 +456,20 @@ pub const TABLE_MAX_TESTS: usize = 12;
 /// How a [`Matcher`] combines its tests.
 #[derive(Debug, Clone)]
 pub(crate) enum Plan {
-    /// Bit `i` of the index is test `i`'s result; the answer is bit `index`
-    /// of `table` (64 entries per word). `tests` are sorted by kind
-    /// ([`Test::kind_rank`]); `fast` holds the same tests split by kind.
+    /// Bit `i` of the index is the result of test `i` in stage order
+    /// ([`Test::stage_rank`]); the answer is bit `index` of `table` (64
+    /// entries per word). `tests` are sorted by kind ([`Test::kind_rank`],
+    /// the order `Display` numbers them in); `fast` holds them split by kind.
+    /// Bit `p` of `known_meta` says the metadata tests' bits `p` decide the
+    /// answer whatever the rest, which is then bit `p` of `table`; likewise
+    /// `known_net` for the metadata and network bits. Either is empty when
+    /// no entry is decided.
     Table {
         tests: Box<[Test]>,
         fast: TableTests,
         table: Box<[u64]>,
+        known_meta: Box<[u64]>,
+        known_net: Box<[u64]>,
     },
     /// A branch program starting at `entry` (or the constant
     /// [`ACCEPT`]/[`REJECT`]).
@@ -429,12 +496,41 @@ impl Matcher {
         self.depth
     }
 
-    /// Decodes `frame` as deep as [`Matcher::depth`] and matches it.
+    /// Decodes `frame` as far as the expression needs and matches it. The
+    /// same answer as [`Matcher::matches_decoded`] on
+    /// `wire::decode(frame, self.depth())`, but staged: the metadata tests
+    /// run first, the frame's network layer is read only if they leave the
+    /// answer open, and its transport layer only if the network tests do too.
+    #[inline]
     pub fn matches(&self, meta: &PacketMeta, frame: &[u8]) -> bool {
-        if self.depth == Depth::Metadata {
-            return self.matches_decoded(meta, &Decoded::default());
+        match &self.plan {
+            Plan::Table {
+                fast,
+                table,
+                known_meta,
+                known_net,
+                ..
+            } => {
+                let mut index = fast.meta_index(meta);
+                if bit(known_meta, index) {
+                    return bit(table, index);
+                }
+                let net = lean::network(frame);
+                index |= fast.net_index(net.is_ip(), || net.l3());
+                if bit(known_net, index) {
+                    return bit(table, index);
+                }
+                let l4 = lean::transport(net);
+                index |= fast.l4_index(l4.has_flags, l4.flags, l4.has_ports, l4.src, l4.dst);
+                bit(table, index)
+            }
+            Plan::Program { .. } => {
+                if self.depth == Depth::Metadata {
+                    return self.matches_decoded(meta, &Decoded::default());
+                }
+                self.matches_decoded(meta, &wire::decode(frame, self.depth))
+            }
         }
-        self.matches_decoded(meta, &wire::decode(frame, self.depth))
     }
 
     /// Matches an already decoded packet (decoded at least to
@@ -442,12 +538,7 @@ impl Matcher {
     #[inline]
     pub fn matches_decoded(&self, meta: &PacketMeta, d: &Decoded) -> bool {
         match &self.plan {
-            Plan::Table { fast, table, .. } => {
-                let index = fast.index(meta, d);
-                table
-                    .get(index / 64)
-                    .is_some_and(|w| (w >> (index % 64)) & 1 != 0)
-            }
+            Plan::Table { fast, table, .. } => bit(table, fast.index(meta, d)),
             Plan::Program { nodes, entry } => {
                 let mut pc = *entry;
                 while let Some(node) = nodes.get(pc as usize) {
