@@ -8,10 +8,13 @@
 #![forbid(unsafe_code)]
 
 use super::ast::Expr;
-use super::directory::Directory;
+use super::directory::{Directory, IfIndex};
 use super::error::{ExprError, Warning};
 use super::lint::lint;
-use super::matcher::{Matcher, Node, Plan, TableTests, Test, ACCEPT, REJECT, TABLE_MAX_TESTS};
+use super::matcher::{
+    bit, Direction, Matcher, Node, PacketMeta, Plan, Sub, TableTests, Test, ACCEPT, REJECT,
+    TABLE_MAX_TESTS,
+};
 use super::parser::parse;
 use super::resolve::{resolve, RExpr};
 use crate::wire::Depth;
@@ -57,15 +60,39 @@ pub(crate) fn compile_parsed(src: &str, ast: &Expr, dir: &Directory) -> Result<M
         let mut staged = tests.clone();
         staged.sort_by_key(Test::stage_rank);
         let table = truth_table(&resolved, &staged);
-        let meta_bits = staged.iter().filter(|t| t.depth() == Depth::Metadata).count();
-        let net_bits = staged.iter().filter(|t| t.depth() <= Depth::Network).count();
+        let meta_bits = staged
+            .iter()
+            .filter(|t| t.depth() == Depth::Metadata)
+            .count();
+        let fast = TableTests::new(&staged);
+        // One narrowed sub-plan per outcome of the metadata tests that
+        // some (interface, direction) pair produces.
+        let if_count = dir.interfaces().len();
+        let mut sub_of_prefix: Vec<Option<u32>> = vec![None; 1 << meta_bits];
+        let mut subs: Vec<Sub> = Vec::new();
+        let mut meta_sub: Vec<u32> = Vec::with_capacity(3 * (if_count + 1));
+        for i in 0..=if_count {
+            let iif = u16::try_from(i).ok().filter(|_| i < if_count).map(IfIndex);
+            for direction in [Direction::In, Direction::Out, Direction::Unknown] {
+                let p = fast.meta_index(&PacketMeta { iif, direction });
+                let Some(slot) = sub_of_prefix.get_mut(p) else {
+                    continue;
+                };
+                let s = *slot.get_or_insert_with(|| {
+                    subs.push(narrow(&staged, &table, meta_bits, p));
+                    u32::try_from(subs.len() - 1).unwrap_or(u32::MAX)
+                });
+                meta_sub.push(s);
+            }
+        }
         (
             Plan::Table {
-                fast: TableTests::new(&staged),
+                fast,
                 tests: tests.into_boxed_slice(),
-                known_meta: decided(&table, staged.len(), meta_bits),
-                known_net: decided(&table, staged.len(), net_bits),
                 table,
+                if_count,
+                meta_sub: meta_sub.into_boxed_slice(),
+                subs: subs.into_boxed_slice(),
             },
             formula,
         )
@@ -124,11 +151,53 @@ fn truth_table(e: &RExpr, tests: &[Test]) -> Box<[u64]> {
     table.into_boxed_slice()
 }
 
+/// The sub-plan of the network and transport `tests` (in stage order)
+/// with truth table `table`.
+fn sub(tests: &[Test], table: Box<[u64]>) -> Sub {
+    let n = tests.len();
+    let net_bits = tests.iter().filter(|t| t.depth() <= Depth::Network).count();
+    Sub {
+        tests: TableTests::new(tests),
+        depth: tests
+            .iter()
+            .map(Test::depth)
+            .max()
+            .unwrap_or(Depth::Metadata),
+        known_net: decided(&table, n, net_bits),
+        table,
+    }
+}
+
+/// The sub-plan for the packets whose first `fixed` tests (the metadata
+/// tests) have the bits `prefix`: the other tests that can still change
+/// the answer, with their own truth table.
+fn narrow(tests: &[Test], table: &[u64], fixed: usize, prefix: usize) -> Sub {
+    let n = tests.len();
+    let rows = || (0..1usize << (n - fixed)).map(|rest| prefix | (rest << fixed));
+    let kept: Vec<usize> = (fixed..n)
+        .filter(|&j| rows().any(|r| bit(table, r) != bit(table, r ^ (1 << j))))
+        .collect();
+    let mut narrowed = vec![0u64; (1usize << kept.len()).div_ceil(64)];
+    for q in 0..1usize << kept.len() {
+        let row = kept
+            .iter()
+            .enumerate()
+            .fold(prefix, |row, (i, &j)| row | (((q >> i) & 1) << j));
+        if bit(table, row) {
+            if let Some(w) = narrowed.get_mut(q / 64) {
+                *w |= 1 << (q % 64);
+            }
+        }
+    }
+    let tests: Vec<Test> = kept.iter().filter_map(|&j| tests.get(j).cloned()).collect();
+    sub(&tests, narrowed.into_boxed_slice())
+}
+
 /// Bit `p` (for each `p` below `2^k`) is set when every row of the
 /// `n`-test truth table `table` whose low `k` bits are `p` has the same
 /// value: the first `k` tests decide the answer. Empty when no `p` does.
 fn decided(table: &[u64], n: usize, k: usize) -> Box<[u64]> {
-    let at = |row: usize| table.get(row / 64).is_some_and(|w| (w >> (row % 64)) & 1 != 0);
+    let at = |row: usize| bit(table, row);
     let prefixes = 1usize << k;
     let mut known = vec![0u64; prefixes.div_ceil(64)];
     let mut any = false;

@@ -49,7 +49,10 @@ fn be32(b: &[u8], at: usize) -> u32 {
 /// Reads a big-endian `u128` at `at`, or 0 past the end.
 #[inline(always)]
 fn be128(b: &[u8], at: usize) -> u128 {
-    match b.get(at..at + 16).and_then(|s| <[u8; 16]>::try_from(s).ok()) {
+    match b
+        .get(at..at + 16)
+        .and_then(|s| <[u8; 16]>::try_from(s).ok())
+    {
         Some(a) => u128::from_be_bytes(a),
         None => 0,
     }
@@ -166,7 +169,11 @@ pub(crate) fn transport(net: Net<'_>) -> L4 {
             // `network` checked: 20 ≤ header_len ≤ ip.len(), total 0 or ≥ header_len.
             let header_len = usize::from(ip.first().map_or(0, |b| b & 0x0f)) * 4;
             let total = usize::from(be16(ip, 2));
-            let end = if total == 0 { ip.len() } else { total.min(ip.len()) };
+            let end = if total == 0 {
+                ip.len()
+            } else {
+                total.min(ip.len())
+            };
             let later = be16(ip, 6) & 0x1fff != 0;
             let proto = ip.get(9).copied().unwrap_or(0);
             match ip.get(header_len..end) {
@@ -253,7 +260,12 @@ mod tests {
         prop_assert_eq!(net.l3(), d.l3, "{:02x?}", frame);
         let l4 = transport(net);
         prop_assert_eq!(l4.has_ports, d.ports.is_some(), "{:02x?}", frame);
-        prop_assert_eq!((l4.src, l4.dst), d.ports.unwrap_or((0, 0)), "{:02x?}", frame);
+        prop_assert_eq!(
+            (l4.src, l4.dst),
+            d.ports.unwrap_or((0, 0)),
+            "{:02x?}",
+            frame
+        );
         prop_assert_eq!(l4.has_flags, d.tcp_flags.is_some(), "{:02x?}", frame);
         prop_assert_eq!(l4.flags, d.tcp_flags.unwrap_or(0), "{:02x?}", frame);
         Ok(())
@@ -353,7 +365,10 @@ mod tests {
             }
         );
         let l4 = transport(network(&t[1]));
-        assert_eq!((l4.has_ports, l4.has_flags, l4.src, l4.dst), (true, false, 53, 8080));
+        assert_eq!(
+            (l4.has_ports, l4.has_flags, l4.src, l4.dst),
+            (true, false, 53, 8080)
+        );
         // A third VLAN tag: not decoded.
         assert_eq!(network(&t[3]), Net::None);
         // A later fragment has no ports.
