@@ -12,7 +12,7 @@ use super::directory::{Directory, IfIndex};
 use super::error::{ExprError, Warning};
 use super::lint::lint;
 use super::matcher::{
-    bit, Direction, Matcher, Node, PacketMeta, Plan, Sub, TableTests, Test, ACCEPT, REJECT,
+    bit, Direction, Matcher, Node, PacketMeta, Plan, Sub, TableTests, Test, Which, ACCEPT, REJECT,
     TABLE_MAX_TESTS,
 };
 use super::parser::parse;
@@ -168,22 +168,100 @@ fn sub(tests: &[Test], table: Box<[u64]>) -> Sub {
     }
 }
 
+/// Whenever test `a` holds, does test `b`? (Sound, not complete: `false`
+/// means "not known".) Address tests hold only for IP packets, and an
+/// address in a subset of another test's set is in that set too.
+fn implies(a: &Test, b: &Test) -> bool {
+    match (a, b) {
+        (Test::Addr { .. }, Test::IsIp) => true,
+        (
+            Test::Addr {
+                which: wa,
+                negated: false,
+                set: sa,
+            },
+            Test::Addr {
+                which: wb,
+                negated: false,
+                set: sb,
+            },
+        ) => {
+            (wa == wb || *wb == Which::Either)
+                && subset(sa.v4.ranges(), sb.v4.ranges())
+                && subset(sa.v6.ranges(), sb.v6.ranges())
+        }
+        _ => a == b,
+    }
+}
+
+/// Is every interval of `a` inside one of `b`'s?
+fn subset<T: Ord>(a: &[(T, T)], b: &[(T, T)]) -> bool {
+    a.iter()
+        .all(|(lo, hi)| b.iter().any(|(l, h)| l <= lo && hi <= h))
+}
+
 /// The sub-plan for the packets whose first `fixed` tests (the metadata
 /// tests) have the bits `prefix`: the other tests that can still change
 /// the answer, with their own truth table.
+///
+/// Rows that no packet can produce (a test false although a test that
+/// [`implies`] it holds) do not count: a test is dropped when flipping it
+/// never changes the answer between two rows that packets can produce.
+/// Dropping one test can make another droppable, so this repeats until
+/// every test left matters. The invariant: for every row a packet can
+/// produce, `g` at its kept bits is `Some` of the table's answer.
 fn narrow(tests: &[Test], table: &[u64], fixed: usize, prefix: usize) -> Sub {
     let n = tests.len();
-    let rows = || (0..1usize << (n - fixed)).map(|rest| prefix | (rest << fixed));
-    let kept: Vec<usize> = (fixed..n)
-        .filter(|&j| rows().any(|r| bit(table, r) != bit(table, r ^ (1 << j))))
+    let free: Vec<usize> = (fixed..n).collect();
+    let implications: Vec<(usize, usize)> = free
+        .iter()
+        .flat_map(|&i| free.iter().map(move |&j| (i, j)))
+        .filter(|&(i, j)| i != j)
+        .filter(|&(i, j)| match (tests.get(i), tests.get(j)) {
+            (Some(a), Some(b)) => implies(a, b),
+            _ => false,
+        })
         .collect();
-    let mut narrowed = vec![0u64; (1usize << kept.len()).div_ceil(64)];
-    for q in 0..1usize << kept.len() {
-        let row = kept
+    let possible = |row: usize| {
+        implications
             .iter()
-            .enumerate()
-            .fold(prefix, |row, (i, &j)| row | (((q >> i) & 1) << j));
-        if bit(table, row) {
+            .all(|&(i, j)| (row >> i) & 1 == 0 || (row >> j) & 1 == 1)
+    };
+    let mut kept = free;
+    let mut g: Vec<Option<bool>> = (0..1usize << kept.len())
+        .map(|q| {
+            let row = prefix | (q << fixed);
+            possible(row).then(|| bit(table, row))
+        })
+        .collect();
+    loop {
+        let droppable = (0..kept.len()).find(|&k| {
+            (0..g.len()).filter(|q| (q >> k) & 1 == 0).all(|q| {
+                match (
+                    g.get(q).copied().flatten(),
+                    g.get(q | (1 << k)).copied().flatten(),
+                ) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => true,
+                }
+            })
+        });
+        let Some(k) = droppable else {
+            break;
+        };
+        kept.remove(k);
+        let low = (1usize << k) - 1;
+        g = (0..1usize << kept.len())
+            .map(|q| {
+                let q0 = (q & low) | ((q & !low) << 1);
+                let zero = g.get(q0).copied().flatten();
+                zero.or_else(|| g.get(q0 | (1 << k)).copied().flatten())
+            })
+            .collect();
+    }
+    let mut narrowed = vec![0u64; g.len().div_ceil(64)];
+    for (q, v) in g.iter().enumerate() {
+        if *v == Some(true) {
             if let Some(w) = narrowed.get_mut(q / 64) {
                 *w |= 1 << (q % 64);
             }

@@ -784,6 +784,11 @@ mod tests {
          | port = 8 | port = 9 | port = 10 | port = 11 | port = 12 | port = 13 | saddr = 10.0.0.1",
         r#"if = "Internet""#,
         "direc = in",
+        "any & saddr = 10.0.0.0/8",
+        "saddr = 10.1.0.0/16 | saddr = 10.0.0.0/8 & port = 22",
+        "addr = 10.20.0.0/16 & daddr != 10.20.0.0/24 & saddr = 10.20.0.0/24",
+        "saddr != 10.1.0.0/16 | saddr = 10.0.0.0/8",
+        r#"(saddr = 192.168.1.0/24 | addr = list:"servers") & daddr = 192.168.1.10 & any"#,
     ];
 
     /// A frame from parts: VLAN TPIDs, an L3 (4, 6 or ARP) with an L4.
@@ -970,6 +975,34 @@ mod tests {
         want[..3].fill(2);
         assert_eq!(sizes, want, "{m}");
         assert_eq!(subs.len(), 2);
+    }
+
+    #[test]
+    fn narrowing_drops_tests_implied_by_others() {
+        let dir = fixture();
+        // (expression, tests left in its only sub-plan)
+        let cases = [
+            // 8.8.8.8 is routed to the Internet: the oif test is implied.
+            (
+                r#"oif = "Internet" & daddr = 8.8.8.8 & (dport = 80 | dport = 8080)"#,
+                3,
+            ),
+            // An address test holds only for IP packets.
+            ("any & saddr = 10.0.0.0/8", 1),
+            ("any | saddr = 10.0.0.0/8", 1),
+            ("saddr = 10.1.0.0/16 | saddr = 10.0.0.0/8", 1),
+            // Negated address tests imply nothing but IP.
+            ("saddr != 10.1.0.0/16 | saddr = 10.0.0.0/8", 2),
+            ("saddr != 10.1.0.0/16 & any", 1),
+        ];
+        for (src, want) in cases {
+            let m = compile(src, &dir).expect("compiles").matcher;
+            let Plan::Table { subs, .. } = &m.plan else {
+                panic!("table plan expected");
+            };
+            let sizes: Vec<usize> = subs.iter().map(|s| s.tests.len()).collect();
+            assert_eq!(sizes, [want], "{src}\n{m}");
+        }
     }
 
     proptest! {
