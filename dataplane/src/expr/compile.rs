@@ -259,6 +259,27 @@ fn narrow(tests: &[Test], table: &[u64], fixed: usize, prefix: usize) -> Sub {
             })
             .collect();
     }
+    let mut tests: Vec<Test> = kept.iter().filter_map(|&j| tests.get(j).cloned()).collect();
+    while let Some((a, b, merged)) = mergeable_ports(&tests, &g) {
+        // Test `a` becomes `a | b`; `b` goes. Where the merged test holds,
+        // every known row with `a | b` has the same answer.
+        if let Some(t) = tests.get_mut(a) {
+            *t = merged;
+        }
+        tests.remove(b);
+        let low = (1usize << b) - 1;
+        g = (0..1usize << tests.len())
+            .map(|q| {
+                let q0 = (q & low) | ((q & !low) << 1);
+                if (q0 >> a) & 1 == 0 {
+                    return g.get(q0).copied().flatten();
+                }
+                [q0, q0 ^ (1 << a) | (1 << b), q0 | (1 << b)]
+                    .iter()
+                    .find_map(|&r| g.get(r).copied().flatten())
+            })
+            .collect();
+    }
     let mut narrowed = vec![0u64; g.len().div_ceil(64)];
     for (q, v) in g.iter().enumerate() {
         if *v == Some(true) {
@@ -267,8 +288,49 @@ fn narrow(tests: &[Test], table: &[u64], fixed: usize, prefix: usize) -> Sub {
             }
         }
     }
-    let tests: Vec<Test> = kept.iter().filter_map(|&j| tests.get(j).cloned()).collect();
     sub(&tests, narrowed.into_boxed_slice())
+}
+
+/// Two single-range port tests `a < b` on the same port(s) that the answer
+/// `g` depends on only through `a | b` (every row with one or both of them
+/// true has the same answer as with just `a`), and the test for the union.
+fn mergeable_ports(tests: &[Test], g: &[Option<bool>]) -> Option<(usize, usize, Test)> {
+    let single = |t: &Test| match t {
+        Test::Port { which, ranges } if ranges[0] == ranges[1] => Some((*which, ranges[0])),
+        _ => None,
+    };
+    for (a, ta) in tests.iter().enumerate() {
+        let Some((wa, ra)) = single(ta) else {
+            continue;
+        };
+        for (b, tb) in tests.iter().enumerate().skip(a + 1) {
+            let Some((wb, rb)) = single(tb) else {
+                continue;
+            };
+            if wa != wb {
+                continue;
+            }
+            let only_or_matters = (0..g.len())
+                .filter(|q| (q >> a) & 1 == 0 && (q >> b) & 1 == 0)
+                .all(|q| {
+                    let with_a = g.get(q | (1 << a)).copied().flatten();
+                    [q | (1 << b), q | (1 << a) | (1 << b)].iter().all(|&r| {
+                        match (with_a, g.get(r).copied().flatten()) {
+                            (Some(x), Some(y)) => x == y,
+                            _ => true,
+                        }
+                    })
+                });
+            if only_or_matters {
+                let merged = Test::Port {
+                    which: wa,
+                    ranges: [ra, rb],
+                };
+                return Some((a, b, merged));
+            }
+        }
+    }
+    None
 }
 
 /// Bit `p` (for each `p` below `2^k`) is set when every row of the

@@ -788,6 +788,8 @@ mod tests {
         "saddr = 10.1.0.0/16 | saddr = 10.0.0.0/8 & port = 22",
         "addr = 10.20.0.0/16 & daddr != 10.20.0.0/24 & saddr = 10.20.0.0/24",
         "saddr != 10.1.0.0/16 | saddr = 10.0.0.0/8",
+        "dport = 80 | dport = 8080 | dport = 7 | sport = 1-10 | sport = 20-30",
+        "(dport = 80 | dport = 443) & (dport != 80 | sport != 1024)",
         r#"(saddr = 192.168.1.0/24 | addr = list:"servers") & daddr = 192.168.1.10 & any"#,
     ];
 
@@ -964,15 +966,15 @@ mod tests {
         };
         // Five interfaces and none, three directions each.
         assert_eq!(meta_sub.len(), 18);
-        // iif = Internet (index 0): only the two port tests are left;
-        // otherwise the address (oif) test too.
+        // iif = Internet (index 0): only the port test is left (the two
+        // ranges merged); otherwise the address (oif) test too.
         let sizes: Vec<usize> = meta_sub
             .iter()
             .filter_map(|&s| subs.get(s as usize))
             .map(|s| s.tests.len())
             .collect();
-        let mut want = vec![3; 18];
-        want[..3].fill(2);
+        let mut want = vec![2; 18];
+        want[..3].fill(1);
         assert_eq!(sizes, want, "{m}");
         assert_eq!(subs.len(), 2);
     }
@@ -983,10 +985,15 @@ mod tests {
         // (expression, tests left in its only sub-plan)
         let cases = [
             // 8.8.8.8 is routed to the Internet: the oif test is implied.
+            // The two port tests merge into one.
             (
                 r#"oif = "Internet" & daddr = 8.8.8.8 & (dport = 80 | dport = 8080)"#,
-                3,
+                2,
             ),
+            // Not merged: different ports, or not just their union matters.
+            ("sport = 80 | dport = 8080", 2),
+            ("dport = 80 & dport = 8080 | dport = 7", 3),
+            ("dport = 80 | dport = 8080 | dport = 7", 2),
             // An address test holds only for IP packets.
             ("any & saddr = 10.0.0.0/8", 1),
             ("any | saddr = 10.0.0.0/8", 1),
