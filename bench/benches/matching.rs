@@ -57,10 +57,7 @@ struct Case {
 }
 
 fn packets() -> Vec<Vec<u8>> {
-    let n = std::env::var("FERROCAP_BENCH_PACKETS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+    let n = std::env::var("FERROCAP_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
     let mut cfg = presets::mix(42, n);
     cfg.ipv6_ext_fraction = 0.0;
     cfg.truncate_fraction = 0.0;
