@@ -26,7 +26,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::directory::{AddrSet, IfIndex};
 use super::intervals::IntervalSet;
-use crate::wire::{self, Decoded, Depth, L3};
+use crate::wire::{self, lean, Decoded, Depth, L3};
 
 /// The direction a packet travels, from the capture's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,8 +130,8 @@ pub(crate) enum Test {
 }
 
 impl Test {
-    /// Position of this test's kind in a table plan's bit order (the order
-    /// [`TableTests::index`] evaluates kinds in).
+    /// Position of this test's kind in the order `Display` numbers a table
+    /// plan's tests in (`t0`, `t1`, …).
     pub(crate) fn kind_rank(&self) -> u8 {
         match self {
             Test::IsIp => 0,
@@ -141,6 +141,20 @@ impl Test {
             Test::Port { ranges, .. } if ranges[0] == ranges[1] => 4,
             Test::Port { .. } => 5,
             Test::Addr { .. } => 6,
+        }
+    }
+
+    /// Position of this test's kind in a table plan's bit order: by the
+    /// stage that can run it (metadata, network, transport), then by kind.
+    pub(crate) fn stage_rank(&self) -> u8 {
+        match self {
+            Test::Iif(_) => 0,
+            Test::Direc(_) => 1,
+            Test::IsIp => 2,
+            Test::Addr { .. } => 3,
+            Test::Flags { .. } => 4,
+            Test::Port { ranges, .. } if ranges[0] == ranges[1] => 5,
+            Test::Port { .. } => 6,
         }
     }
 
@@ -260,21 +274,28 @@ pub(crate) struct FastAddr {
 }
 
 /// The tests of a table plan grouped by kind, so that each kind is a tight
-/// loop and the packet's fields are read once. Bit order: the `is_ip` test,
-/// then interfaces, directions, flags, ports, addresses.
+/// loop and the packet's fields are read once. Bit order ([`Test::stage_rank`]):
+/// the metadata tests (interfaces, directions), then the network tests (the
+/// `is_ip` test, addresses), then the transport tests (flags, ports) — so
+/// that the index can be built stage by stage, and decoding stop as soon as
+/// the answer is known.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct TableTests {
-    is_ip: bool,
     iifs: Box<[IfSet]>,
     direcs: Box<[Direction]>,
+    is_ip: bool,
+    addrs: Box<[FastAddr]>,
     flags: Box<[(u8, u8)]>,
     ports1: Box<[FastPort<1>]>,
     ports2: Box<[FastPort<2>]>,
-    addrs: Box<[FastAddr]>,
+    /// The first bit of the network tests.
+    net_shift: u32,
+    /// The first bit of the transport tests.
+    l4_shift: u32,
 }
 
 impl TableTests {
-    /// Splits `tests` (sorted by [`Test::kind_rank`]) by kind.
+    /// Splits `tests` (sorted by [`Test::stage_rank`]) by kind.
     pub(crate) fn new(tests: &[Test]) -> TableTests {
         let mut t = TableTests::default();
         let (mut iifs, mut direcs, mut flags, mut addrs) =
@@ -301,6 +322,9 @@ impl TableTests {
                 }),
             }
         }
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        t.net_shift = count(iifs.len() + direcs.len());
+        t.l4_shift = t.net_shift + u32::from(t.is_ip) + count(addrs.len());
         t.iifs = iifs.into_boxed_slice();
         t.direcs = direcs.into_boxed_slice();
         t.flags = flags.into_boxed_slice();
@@ -310,17 +334,25 @@ impl TableTests {
         t
     }
 
-    /// The truth-table index: bit `i` is the result of test `i`. Each kind
-    /// is skipped with one well-predicted branch when the plan has none of
-    /// it, so a packet pays only for the kinds the expression uses.
+    /// How many tests.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.iifs.len()
+            + self.direcs.len()
+            + usize::from(self.is_ip)
+            + self.addrs.len()
+            + self.flags.len()
+            + self.ports1.len()
+            + self.ports2.len()
+    }
+
+    /// The bits of the metadata tests. Each kind is skipped with one
+    /// well-predicted branch when the plan has none of it, so a packet pays
+    /// only for the kinds the expression uses.
     #[inline(always)]
-    fn index(&self, meta: &PacketMeta, d: &Decoded) -> usize {
+    pub(crate) fn meta_index(&self, meta: &PacketMeta) -> usize {
         let mut index = 0usize;
         let mut bit = 0u32;
-        if self.is_ip {
-            index |= usize::from(!matches!(d.l3, L3::None));
-            bit = 1;
-        }
         if !self.iifs.is_empty() {
             let iif = meta.iif.unwrap_or(IfIndex(u16::MAX));
             for set in self.iifs.iter() {
@@ -334,28 +366,21 @@ impl TableTests {
                 bit += 1;
             }
         }
-        if !self.flags.is_empty() {
-            let has_flags = d.tcp_flags.is_some();
-            let f = d.tcp_flags.unwrap_or(0);
-            for &(mask, value) in self.flags.iter() {
-                index |= usize::from(has_flags & (f & mask == value)) << bit;
-                bit += 1;
-            }
-        }
-        if !(self.ports1.is_empty() && self.ports2.is_empty()) {
-            let has_ports = d.ports.is_some();
-            let (s, t) = d.ports.unwrap_or((0, 0));
-            for p in self.ports1.iter() {
-                index |= usize::from(p.eval(has_ports, s, t)) << bit;
-                bit += 1;
-            }
-            for p in self.ports2.iter() {
-                index |= usize::from(p.eval(has_ports, s, t)) << bit;
-                bit += 1;
-            }
+        index
+    }
+
+    /// The bits of the network tests, in place; `l3` is called only when
+    /// the plan has address tests.
+    #[inline(always)]
+    fn net_index(&self, is_ip: bool, l3: impl FnOnce() -> L3) -> usize {
+        let mut index = 0usize;
+        let mut bit = self.net_shift;
+        if self.is_ip {
+            index |= usize::from(is_ip) << bit;
+            bit += 1;
         }
         if !self.addrs.is_empty() {
-            match d.l3 {
+            match l3() {
                 L3::None => {}
                 L3::V4 { src, dst } => {
                     for a in self.addrs.iter() {
@@ -374,6 +399,87 @@ impl TableTests {
             }
         }
         index
+    }
+
+    /// The bits of the transport tests, in place. `flags` and `ports` are
+    /// meaningful only with `has_flags` and `has_ports`.
+    #[inline(always)]
+    fn l4_index(&self, has_flags: bool, flags: u8, has_ports: bool, s: u16, t: u16) -> usize {
+        let mut index = 0usize;
+        let mut bit = self.l4_shift;
+        if !self.flags.is_empty() {
+            for &(mask, value) in self.flags.iter() {
+                index |= usize::from(has_flags & (flags & mask == value)) << bit;
+                bit += 1;
+            }
+        }
+        if !(self.ports1.is_empty() && self.ports2.is_empty()) {
+            for p in self.ports1.iter() {
+                index |= usize::from(p.eval(has_ports, s, t)) << bit;
+                bit += 1;
+            }
+            for p in self.ports2.iter() {
+                index |= usize::from(p.eval(has_ports, s, t)) << bit;
+                bit += 1;
+            }
+        }
+        index
+    }
+
+    /// The truth-table index of a decoded packet: bit `i` is the result of
+    /// test `i`.
+    #[inline(always)]
+    fn index(&self, meta: &PacketMeta, d: &Decoded) -> usize {
+        let (s, t) = d.ports.unwrap_or((0, 0));
+        self.meta_index(meta)
+            | self.net_index(!matches!(d.l3, L3::None), || d.l3)
+            | self.l4_index(
+                d.tcp_flags.is_some(),
+                d.tcp_flags.unwrap_or(0),
+                d.ports.is_some(),
+                s,
+                t,
+            )
+    }
+}
+
+/// Bit `i` of a bitset, false past its end.
+#[inline(always)]
+pub(crate) fn bit(set: &[u64], i: usize) -> bool {
+    set.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 != 0)
+}
+
+/// A truth-table plan for [`Matcher::matches`] over network and transport
+/// tests only, which decodes the frame stage by stage: it needs no decoding
+/// at all when `depth` is [`Depth::Metadata`] (the answer is bit 0 of
+/// `table`), and stops after the network stage when `depth` is
+/// [`Depth::Network`] or bit `p` of `known_net` says that the network
+/// tests' bits `p` decide the answer whatever the rest (it is then bit `p`
+/// of `table`). `known_net` is empty when no entry is decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sub {
+    pub(crate) tests: TableTests,
+    pub(crate) table: Box<[u64]>,
+    pub(crate) depth: Depth,
+    pub(crate) known_net: Box<[u64]>,
+}
+
+impl Sub {
+    /// Matches `frame`.
+    #[inline(always)]
+    fn matches(&self, frame: &[u8]) -> bool {
+        if self.depth == Depth::Metadata {
+            return bit(&self.table, 0);
+        }
+        let t = &self.tests;
+        let net = lean::network(frame);
+        let index = t.net_index(net.is_ip(), || net.l3());
+        if self.depth == Depth::Network || bit(&self.known_net, index) {
+            return bit(&self.table, index);
+        }
+        let l4 = lean::transport(net);
+        let index = index | t.l4_index(l4.has_flags, l4.flags, l4.has_ports, l4.src, l4.dst);
+        bit(&self.table, index)
     }
 }
 
@@ -396,13 +502,23 @@ pub const TABLE_MAX_TESTS: usize = 12;
 /// How a [`Matcher`] combines its tests.
 #[derive(Debug, Clone)]
 pub(crate) enum Plan {
-    /// Bit `i` of the index is test `i`'s result; the answer is bit `index`
-    /// of `table` (64 entries per word). `tests` are sorted by kind
-    /// ([`Test::kind_rank`]); `fast` holds the same tests split by kind.
+    /// Bit `i` of the index is the result of test `i` in stage order
+    /// ([`Test::stage_rank`]); the answer is bit `index` of `table` (64
+    /// entries per word). `tests` are sorted by kind ([`Test::kind_rank`],
+    /// the order `Display` numbers them in); `fast` holds them in stage
+    /// order, split by kind. [`Matcher::matches_decoded`] uses these.
+    ///
+    /// [`Matcher::matches`] uses `subs`, each the plan narrowed to one
+    /// outcome of the metadata tests: entry `3 × i + d` of `meta_sub` is
+    /// the sub-plan for incoming interface `i` (`if_count` for none or an
+    /// unknown one) and direction `d` (in, out, unknown).
     Table {
         tests: Box<[Test]>,
         fast: TableTests,
         table: Box<[u64]>,
+        if_count: usize,
+        meta_sub: Box<[u32]>,
+        subs: Box<[Sub]>,
     },
     /// A branch program starting at `entry` (or the constant
     /// [`ACCEPT`]/[`REJECT`]).
@@ -429,12 +545,40 @@ impl Matcher {
         self.depth
     }
 
-    /// Decodes `frame` as deep as [`Matcher::depth`] and matches it.
+    /// Decodes `frame` as far as the expression needs and matches it. The
+    /// same answer as [`Matcher::matches_decoded`] on
+    /// `wire::decode(frame, self.depth())`, but staged: the metadata tests
+    /// run first, the frame's network layer is read only if they leave the
+    /// answer open, and its transport layer only if the network tests do too.
+    #[inline]
     pub fn matches(&self, meta: &PacketMeta, frame: &[u8]) -> bool {
-        if self.depth == Depth::Metadata {
-            return self.matches_decoded(meta, &Decoded::default());
+        match &self.plan {
+            Plan::Table {
+                if_count,
+                meta_sub,
+                subs,
+                ..
+            } => {
+                let i = meta
+                    .iif
+                    .map_or(*if_count, |IfIndex(i)| usize::from(i).min(*if_count));
+                let d = match meta.direction {
+                    Direction::In => 0,
+                    Direction::Out => 1,
+                    Direction::Unknown => 2,
+                };
+                match meta_sub.get(3 * i + d).and_then(|&s| subs.get(s as usize)) {
+                    Some(sub) => sub.matches(frame),
+                    None => false,
+                }
+            }
+            Plan::Program { .. } => {
+                if self.depth == Depth::Metadata {
+                    return self.matches_decoded(meta, &Decoded::default());
+                }
+                self.matches_decoded(meta, &wire::decode(frame, self.depth))
+            }
         }
-        self.matches_decoded(meta, &wire::decode(frame, self.depth))
     }
 
     /// Matches an already decoded packet (decoded at least to
@@ -442,12 +586,7 @@ impl Matcher {
     #[inline]
     pub fn matches_decoded(&self, meta: &PacketMeta, d: &Decoded) -> bool {
         match &self.plan {
-            Plan::Table { fast, table, .. } => {
-                let index = fast.index(meta, d);
-                table
-                    .get(index / 64)
-                    .is_some_and(|w| (w >> (index % 64)) & 1 != 0)
-            }
+            Plan::Table { fast, table, .. } => bit(table, fast.index(meta, d)),
             Plan::Program { nodes, entry } => {
                 let mut pc = *entry;
                 while let Some(node) = nodes.get(pc as usize) {
@@ -609,5 +748,287 @@ impl fmt::Display for Matcher {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! [`Matcher::matches`] (staged, lean decode, narrowed sub-plans) must
+    //! agree with [`Matcher::matches_decoded`] on a full decode.
+    use super::*;
+    use crate::expr::compile;
+    use crate::expr::tests::fixture;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    const EXPRS: &[&str] = &[
+        "any",
+        "port = 137-139 | port = 445",
+        r#"if = "Internet" & (port = 137-139 | port = 445)"#,
+        r#"oif = "Internet" & daddr = 8.8.8.8 & (dport = 80 | dport = 8080)"#,
+        "direc = in & tcpfl = SYN",
+        "direc = out | tcpfl = SYN -ACK",
+        "saddr = 192.168.1.0/24 & dport = 443",
+        r#"iif = "LAN" | saddr = 10.0.0.0/8"#,
+        r#"if != "LAN""#,
+        r#"if != "DMZ" & port != 53"#,
+        r#"saddr = list:"servers" | daddr = list:"everything" | addr = fd00::51"#,
+        r#"daddr != list:"v4only" & sport = 1024-65535 & port != 8080"#,
+        r#"saddr = user:"bob" & (dport < 1024 | tcpfl = SYN)"#,
+        r#"iif = "Internet" & direc = in & oif = "LAN""#,
+        r#"iif = "Internet" | iif = "LAN" | iif = "Branch" | iif = "DMZ" | iif = "Roadwarrior" | port = 22"#,
+        "tcpfl = FIN | tcpfl = RST | (tcpfl = SYN & dport = 22)",
+        "addr = 2001:db8::1 | (saddr = 192.168.1.7 & tcpfl = ACK)",
+        // More than `TABLE_MAX_TESTS` tests: the branch program.
+        "port = 1 | port = 2 | port = 3 | port = 4 | port = 5 | port = 6 | port = 7 \
+         | port = 8 | port = 9 | port = 10 | port = 11 | port = 12 | port = 13 | saddr = 10.0.0.1",
+        r#"if = "Internet""#,
+        "direc = in",
+        "any & saddr = 10.0.0.0/8",
+        "saddr = 10.1.0.0/16 | saddr = 10.0.0.0/8 & port = 22",
+        "addr = 10.20.0.0/16 & daddr != 10.20.0.0/24 & saddr = 10.20.0.0/24",
+        "saddr != 10.1.0.0/16 | saddr = 10.0.0.0/8",
+        "dport = 80 | dport = 8080 | dport = 7 | sport = 1-10 | sport = 20-30",
+        "(dport = 80 | dport = 443) & (dport != 80 | sport != 1024)",
+        r#"(saddr = 192.168.1.0/24 | addr = list:"servers") & daddr = 192.168.1.10 & any"#,
+    ];
+
+    /// A frame from parts: VLAN TPIDs, an L3 (4, 6 or ARP) with an L4.
+    #[derive(Debug, Clone)]
+    struct Spec {
+        tags: Vec<u16>,
+        family: u8,
+        src: u32,
+        dst: u32,
+        proto: u8,
+        frag: u16,
+        ports: (u16, u16),
+        flags: u8,
+        ext: bool,
+        cut: usize,
+        edits: Vec<(usize, u8)>,
+    }
+
+    fn build(s: &Spec) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        for &t in &s.tags {
+            f.extend_from_slice(&t.to_be_bytes());
+            f.extend_from_slice(&[0, 5]);
+        }
+        let mut l4 = Vec::new();
+        l4.extend_from_slice(&s.ports.0.to_be_bytes());
+        l4.extend_from_slice(&s.ports.1.to_be_bytes());
+        if s.proto == 6 {
+            l4.extend_from_slice(&[
+                0, 0, 0, 1, 0, 0, 0, 0, 0x50, s.flags, 0xff, 0xff, 0, 0, 0, 0,
+            ]);
+        } else {
+            l4.extend_from_slice(&[0, 8, 0, 0]);
+        }
+        match s.family {
+            4 => {
+                f.extend_from_slice(&0x0800u16.to_be_bytes());
+                let total = u16::try_from(20 + l4.len()).unwrap_or(0);
+                f.extend_from_slice(&[0x45, 0]);
+                f.extend_from_slice(&total.to_be_bytes());
+                f.extend_from_slice(&[0, 1]);
+                f.extend_from_slice(&s.frag.to_be_bytes());
+                f.extend_from_slice(&[64, s.proto, 0, 0]);
+                f.extend_from_slice(&s.src.to_be_bytes());
+                f.extend_from_slice(&s.dst.to_be_bytes());
+            }
+            6 => {
+                f.extend_from_slice(&0x86ddu16.to_be_bytes());
+                let ext: &[u8] = if s.ext {
+                    &[0, 0, 0, 0, 0, 0, 0, 0]
+                } else {
+                    &[]
+                };
+                let len = u16::try_from(ext.len() + l4.len()).unwrap_or(0);
+                f.extend_from_slice(&[0x60, 0, 0, 0]);
+                f.extend_from_slice(&len.to_be_bytes());
+                let first = if s.ext { 0 } else { s.proto };
+                f.extend_from_slice(&[first, 64]);
+                let map = |a: u32| {
+                    if a >> 24 == 10 {
+                        0xfd00_0000_0000_0000_0000_0000_0000_0051u128
+                    } else if a >> 24 == 192 {
+                        0x2001_0db8_0000_0000_0000_0000_0000_0001u128
+                    } else {
+                        u128::from(a)
+                    }
+                };
+                f.extend_from_slice(&map(s.src).to_be_bytes());
+                f.extend_from_slice(&map(s.dst).to_be_bytes());
+                if s.ext {
+                    f.extend_from_slice(&[s.proto, 0, 0, 0, 0, 0, 0, 0]);
+                }
+            }
+            _ => f.extend_from_slice(&0x0806u16.to_be_bytes()),
+        }
+        f.extend_from_slice(&l4);
+        if f.len() < 60 {
+            f.resize(60, 0);
+        }
+        for &(at, b) in &s.edits {
+            let i = at % f.len();
+            f[i] = b;
+        }
+        f.truncate(f.len() - s.cut % (f.len() + 1));
+        f
+    }
+
+    fn specs() -> impl Strategy<Value = Spec> {
+        let addrs = select(vec![
+            0x0808_0808u32,
+            0xc0a8_0107,
+            0xc0a8_0181,
+            0x0a14_0001,
+            0x0a00_0001,
+            0xac10_0001,
+            0x0101_0101,
+            0xc0a8_010a,
+        ]);
+        let tags = proptest::collection::vec(select(vec![0x8100u16, 0x88a8, 0x9100]), 0..4);
+        (
+            (tags, select(vec![4u8, 4, 4, 6, 6, 0]), addrs.clone(), addrs),
+            (
+                select(vec![6u8, 6, 17, 1, 50]),
+                select(vec![0u16, 0x4000, 0x2000, 0x0010]),
+                (
+                    select(vec![53u16, 80, 137, 139, 445, 443, 22, 8080, 50000, 1, 13]),
+                    select(vec![53u16, 80, 138, 445, 443, 22, 8080, 1024, 7]),
+                ),
+                select(vec![0x02u8, 0x12, 0x10, 0x01, 0x04, 0x11]),
+            ),
+            (
+                any::<bool>(),
+                prop_oneof![4 => Just(0usize), 1 => 0..80usize],
+                proptest::collection::vec((0..120usize, any::<u8>()), 0..2),
+            ),
+        )
+            .prop_map(
+                |((tags, family, src, dst), (proto, frag, ports, flags), (ext, cut, edits))| Spec {
+                    tags,
+                    family,
+                    src,
+                    dst,
+                    proto,
+                    frag,
+                    ports,
+                    flags,
+                    ext,
+                    cut,
+                    edits,
+                },
+            )
+    }
+
+    fn metas() -> impl Strategy<Value = PacketMeta> {
+        (
+            prop_oneof![Just(None), (0u16..6).prop_map(|i| Some(IfIndex(i)))],
+            select(vec![Direction::In, Direction::Out, Direction::Unknown]),
+        )
+            .prop_map(|(iif, direction)| PacketMeta { iif, direction })
+    }
+
+    fn matchers() -> Vec<(&'static str, Matcher)> {
+        let dir = fixture();
+        EXPRS
+            .iter()
+            .map(|src| {
+                let m = compile(src, &dir)
+                    .unwrap_or_else(|e| panic!("{src}: {e}"))
+                    .matcher;
+                (*src, m)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_plans_are_the_intended_ones() {
+        let ms = matchers();
+        let program = ms
+            .iter()
+            .filter(|(_, m)| matches!(m.plan, Plan::Program { .. }))
+            .count();
+        assert_eq!(program, 1);
+    }
+
+    #[test]
+    fn narrowing_drops_tests_that_cannot_change_the_answer() {
+        let dir = fixture();
+        let m = compile(r#"if = "Internet" & (port = 137-139 | port = 445)"#, &dir)
+            .expect("compiles")
+            .matcher;
+        let Plan::Table { meta_sub, subs, .. } = &m.plan else {
+            panic!("table plan expected");
+        };
+        // Five interfaces and none, three directions each.
+        assert_eq!(meta_sub.len(), 18);
+        // iif = Internet (index 0): only the port test is left (the two
+        // ranges merged); otherwise the address (oif) test too.
+        let sizes: Vec<usize> = meta_sub
+            .iter()
+            .filter_map(|&s| subs.get(s as usize))
+            .map(|s| s.tests.len())
+            .collect();
+        let mut want = vec![2; 18];
+        want[..3].fill(1);
+        assert_eq!(sizes, want, "{m}");
+        assert_eq!(subs.len(), 2);
+    }
+
+    #[test]
+    fn narrowing_drops_tests_implied_by_others() {
+        let dir = fixture();
+        // (expression, tests left in its only sub-plan)
+        let cases = [
+            // 8.8.8.8 is routed to the Internet: the oif test is implied.
+            // The two port tests merge into one.
+            (
+                r#"oif = "Internet" & daddr = 8.8.8.8 & (dport = 80 | dport = 8080)"#,
+                2,
+            ),
+            // Not merged: different ports, or not just their union matters.
+            ("sport = 80 | dport = 8080", 2),
+            ("dport = 80 & dport = 8080 | dport = 7", 3),
+            ("dport = 80 | dport = 8080 | dport = 7", 2),
+            // An address test holds only for IP packets.
+            ("any & saddr = 10.0.0.0/8", 1),
+            ("any | saddr = 10.0.0.0/8", 1),
+            ("saddr = 10.1.0.0/16 | saddr = 10.0.0.0/8", 1),
+            // Negated address tests imply nothing but IP.
+            ("saddr != 10.1.0.0/16 | saddr = 10.0.0.0/8", 2),
+            ("saddr != 10.1.0.0/16 & any", 1),
+        ];
+        for (src, want) in cases {
+            let m = compile(src, &dir).expect("compiles").matcher;
+            let Plan::Table { subs, .. } = &m.plan else {
+                panic!("table plan expected");
+            };
+            let sizes: Vec<usize> = subs.iter().map(|s| s.tests.len()).collect();
+            assert_eq!(sizes, [want], "{src}\n{m}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn staged_matching_agrees_with_full_decode(spec in specs(), meta in metas()) {
+            let frame = build(&spec);
+            let d = wire::decode(&frame, Depth::Transport);
+            for (src, m) in MATCHERS.with(|ms| ms.clone()) {
+                prop_assert_eq!(
+                    m.matches(&meta, &frame),
+                    m.matches_decoded(&meta, &d),
+                    "{}\n{:?}\n{:02x?}", src, meta, frame
+                );
+            }
+        }
+    }
+
+    thread_local! {
+        static MATCHERS: Vec<(&'static str, Matcher)> = matchers();
     }
 }

@@ -16,6 +16,7 @@ pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+pub(crate) mod lean;
 pub mod tcp;
 pub mod udp;
 

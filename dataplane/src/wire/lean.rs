@@ -1,0 +1,407 @@
+//! A staged decoder for the matcher's hot path: the same rules as
+//! [`decode`](super::decode), cut into a network stage ([`network`]) and a
+//! transport stage ([`transport`]) that the matcher runs only when its
+//! expression is still undecided, and reading nothing it does not need — no
+//! MAC addresses, no VLAN IDs, no offsets, IPv6 addresses only when asked.
+//!
+//! Promises (tested against [`decode`](super::decode) on random frames):
+//! - [`Net::None`] exactly when `decode(frame, Depth::Network).l3` is
+//!   [`L3::None`](super::L3::None); [`Net::l3`] equals that `l3` otherwise;
+//! - [`transport`] yields the ports and TCP flags `decode(frame,
+//!   Depth::Transport)` finds (`has_ports`/`has_flags` false where those
+//!   are `None`);
+//! - nothing here panics or allocates.
+#![forbid(unsafe_code)]
+
+use super::{ethernet, ipv4, ipv6, Fragment, L3, MAX_VLAN_TAGS};
+
+/// The network layer of a frame: which IP version, and the bytes from the
+/// IP header to the end of the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Net<'a> {
+    /// Not IP, or the IP header is truncated or malformed.
+    None,
+    /// A valid IPv4 header starts `ip` (at least 20 bytes, version 4,
+    /// IHL ≥ 5 and within `ip`, total length 0 or not below the header).
+    V4(&'a [u8]),
+    /// A valid IPv6 fixed header starts `ip` (at least 40 bytes, version 6).
+    V6(&'a [u8]),
+}
+
+/// Reads a big-endian `u16` at `at`, or 0 past the end.
+#[inline(always)]
+fn be16(b: &[u8], at: usize) -> u16 {
+    match b.get(at..at + 2) {
+        Some(&[x, y]) => u16::from_be_bytes([x, y]),
+        _ => 0,
+    }
+}
+
+/// Reads a big-endian `u32` at `at`, or 0 past the end.
+#[inline(always)]
+fn be32(b: &[u8], at: usize) -> u32 {
+    match b.get(at..at + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
+        Some(a) => u32::from_be_bytes(a),
+        None => 0,
+    }
+}
+
+/// Reads a big-endian `u128` at `at`, or 0 past the end.
+#[inline(always)]
+fn be128(b: &[u8], at: usize) -> u128 {
+    match b
+        .get(at..at + 16)
+        .and_then(|s| <[u8; 16]>::try_from(s).ok())
+    {
+        Some(a) => u128::from_be_bytes(a),
+        None => 0,
+    }
+}
+
+impl<'a> Net<'a> {
+    /// Is this an IP packet?
+    #[inline(always)]
+    pub(crate) fn is_ip(&self) -> bool {
+        !matches!(self, Net::None)
+    }
+
+    /// The addresses, as [`Decoded::l3`](super::Decoded::l3) has them.
+    #[inline(always)]
+    pub(crate) fn l3(&self) -> L3 {
+        match *self {
+            Net::None => L3::None,
+            Net::V4(ip) => L3::V4 {
+                src: be32(ip, 12),
+                dst: be32(ip, 16),
+            },
+            Net::V6(ip) => L3::V6 {
+                src: be128(ip, 8),
+                dst: be128(ip, 24),
+            },
+        }
+    }
+}
+
+/// Finds and checks the IP header of an Ethernet frame, behind up to
+/// [`MAX_VLAN_TAGS`] VLAN tags.
+#[inline(always)]
+pub(crate) fn network(frame: &[u8]) -> Net<'_> {
+    let mut ethertype = be16(frame, 12);
+    let mut off = ethernet::HEADER_LEN;
+    if frame.len() < off {
+        return Net::None;
+    }
+    if ethernet::is_vlan_tpid(ethertype) {
+        (ethertype, off) = skip_vlan_tags(frame, ethertype);
+    }
+    let Some(ip) = frame.get(off..) else {
+        return Net::None;
+    };
+    match ethertype {
+        ethernet::ethertype::IPV4 => {
+            let Some(&[ver_ihl, _, t0, t1]) = ip.get(..4) else {
+                return Net::None;
+            };
+            let header_len = usize::from(ver_ihl & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([t0, t1]));
+            let ok = (ver_ihl >> 4 == 4)
+                & (header_len >= ipv4::HEADER_LEN)
+                & (header_len <= ip.len())
+                & ((total == 0) | (total >= header_len));
+            if ok {
+                Net::V4(ip)
+            } else {
+                Net::None
+            }
+        }
+        ethernet::ethertype::IPV6 => {
+            let ok = (ip.len() >= ipv6::HEADER_LEN) & (ip.first().map_or(0, |b| b >> 4) == 6);
+            if ok {
+                Net::V6(ip)
+            } else {
+                Net::None
+            }
+        }
+        _ => Net::None,
+    }
+}
+
+/// Reads the VLAN tags after a frame's first TPID `ethertype`, as
+/// [`decode`](super::decode) does: returns the ethertype after them (a TPID
+/// if the tags ran out of bytes or exceeded the limit) and the offset of
+/// what follows.
+#[inline(never)]
+fn skip_vlan_tags(frame: &[u8], mut ethertype: u16) -> (u16, usize) {
+    let mut off = ethernet::HEADER_LEN;
+    let mut tags = 0;
+    while ethernet::is_vlan_tpid(ethertype) && tags < MAX_VLAN_TAGS {
+        if frame.len() < off + ethernet::VLAN_TAG_LEN {
+            break;
+        }
+        ethertype = be16(frame, off + 2);
+        off += ethernet::VLAN_TAG_LEN;
+        tags += 1;
+    }
+    (ethertype, off)
+}
+
+/// The transport fields the matcher tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct L4 {
+    /// Were ports read?
+    pub(crate) has_ports: bool,
+    /// Were TCP flags read?
+    pub(crate) has_flags: bool,
+    /// Source port (0 without ports).
+    pub(crate) src: u16,
+    /// Destination port (0 without ports).
+    pub(crate) dst: u16,
+    /// TCP flags (0 without them).
+    pub(crate) flags: u8,
+}
+
+/// Reads the ports and TCP flags of a packet whose network layer is `net`.
+#[inline(always)]
+pub(crate) fn transport(net: Net<'_>) -> L4 {
+    match net {
+        Net::None => L4::default(),
+        Net::V4(ip) => {
+            // `network` checked: 20 ≤ header_len ≤ ip.len(), total 0 or ≥ header_len.
+            let header_len = usize::from(ip.first().map_or(0, |b| b & 0x0f)) * 4;
+            let total = usize::from(be16(ip, 2));
+            let end = if total == 0 {
+                ip.len()
+            } else {
+                total.min(ip.len())
+            };
+            let later = be16(ip, 6) & 0x1fff != 0;
+            let proto = ip.get(9).copied().unwrap_or(0);
+            match ip.get(header_len..end) {
+                Some(l4) if !later => ports_and_flags(proto, l4),
+                _ => L4::default(),
+            }
+        }
+        Net::V6(ip) => {
+            let payload_len = usize::from(be16(ip, 4));
+            let end = if payload_len == 0 {
+                ip.len()
+            } else {
+                (ipv6::HEADER_LEN + payload_len).min(ip.len())
+            };
+            let Some(payload) = ip.get(ipv6::HEADER_LEN..end) else {
+                return L4::default();
+            };
+            let next = ip.get(6).copied().unwrap_or(0);
+            if is_ext_header(next) {
+                v6_behind_extensions(next, payload)
+            } else {
+                ports_and_flags(next, payload)
+            }
+        }
+    }
+}
+
+/// Is `next` an extension header [`ipv6::walk_extension_headers`] walks?
+#[inline(always)]
+fn is_ext_header(next: u8) -> bool {
+    use ipv6::next_header::*;
+    matches!(next, HOP_BY_HOP | ROUTING | FRAGMENT | DEST_OPTS | AUTH)
+}
+
+#[inline(never)]
+fn v6_behind_extensions(first: u8, payload: &[u8]) -> L4 {
+    let chain = ipv6::walk_extension_headers(first, payload);
+    if chain.fragment == Fragment::Later {
+        return L4::default();
+    }
+    match (chain.protocol, payload.get(chain.offset..)) {
+        (Some(proto), Some(l4)) => ports_and_flags(proto, l4),
+        _ => L4::default(),
+    }
+}
+
+/// Ports (TCP with a 20-byte header and data offset ≥ 5, or UDP with 8
+/// bytes) and flags (TCP) from the upper-layer header `l4`.
+#[inline(always)]
+fn ports_and_flags(proto: u8, l4: &[u8]) -> L4 {
+    let tcp = proto == ipv4::protocol::TCP;
+    let udp = proto == ipv4::protocol::UDP;
+    let head = l4.get(..20).unwrap_or(&[]);
+    let tcp_ok = tcp & (head.get(12).map_or(0, |b| b >> 4) >= 5);
+    let udp_ok = udp & (l4.len() >= 8);
+    let has_ports = tcp_ok | udp_ok;
+    if !has_ports {
+        return L4::default();
+    }
+    L4 {
+        has_ports,
+        has_flags: tcp_ok,
+        src: be16(l4, 0),
+        dst: be16(l4, 2),
+        flags: if tcp_ok {
+            head.get(13).copied().unwrap_or(0)
+        } else {
+            0
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{decode, Depth};
+    use proptest::prelude::*;
+
+    /// Checks the module's promises on one frame.
+    fn agrees(frame: &[u8]) -> std::result::Result<(), TestCaseError> {
+        let d = decode(frame, Depth::Transport);
+        let net = network(frame);
+        prop_assert_eq!(net.is_ip(), d.l3 != L3::None, "{:02x?}", frame);
+        prop_assert_eq!(net.l3(), d.l3, "{:02x?}", frame);
+        let l4 = transport(net);
+        prop_assert_eq!(l4.has_ports, d.ports.is_some(), "{:02x?}", frame);
+        prop_assert_eq!(
+            (l4.src, l4.dst),
+            d.ports.unwrap_or((0, 0)),
+            "{:02x?}",
+            frame
+        );
+        prop_assert_eq!(l4.has_flags, d.tcp_flags.is_some(), "{:02x?}", frame);
+        prop_assert_eq!(l4.flags, d.tcp_flags.unwrap_or(0), "{:02x?}", frame);
+        Ok(())
+    }
+
+    fn eth(tags: &[u16], ethertype: u16) -> Vec<u8> {
+        let mut b = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        for &tpid in tags {
+            b.extend_from_slice(&tpid.to_be_bytes());
+            b.extend_from_slice(&[0x20, 0x07]);
+        }
+        b.extend_from_slice(&ethertype.to_be_bytes());
+        b
+    }
+
+    fn ipv4(proto: u8, frag: u16, payload: &[u8]) -> Vec<u8> {
+        let total = u16::try_from(20 + payload.len()).unwrap_or(0);
+        let mut b = vec![0x45, 0];
+        b.extend_from_slice(&total.to_be_bytes());
+        b.extend_from_slice(&[0, 1]);
+        b.extend_from_slice(&frag.to_be_bytes());
+        b.extend_from_slice(&[64, proto, 0, 0, 192, 168, 1, 7, 8, 8, 8, 8]);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    fn ipv6(next: u8, payload: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(payload.len()).unwrap_or(0);
+        let mut b = vec![0x60, 0, 0, 0];
+        b.extend_from_slice(&len.to_be_bytes());
+        b.extend_from_slice(&[next, 64]);
+        b.extend_from_slice(&[0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        b.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    fn tcp(flags: u8) -> Vec<u8> {
+        let mut b = vec![0xc3, 0x50, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags];
+        b.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+        b
+    }
+
+    fn udp() -> Vec<u8> {
+        vec![0x00, 0x35, 0x1f, 0x90, 0, 8, 0, 0]
+    }
+
+    fn templates() -> Vec<Vec<u8>> {
+        let hop_frag_first = {
+            let mut p = vec![44, 0, 0, 0, 0, 0, 0, 0];
+            p.extend_from_slice(&[6, 0, 0x00, 0x01, 0, 0, 0, 9]);
+            p.extend_from_slice(&tcp(0x12));
+            p
+        };
+        vec![
+            [eth(&[], 0x0800), ipv4(6, 0x4000, &tcp(0x02))].concat(),
+            [eth(&[0x8100], 0x0800), ipv4(17, 0, &udp())].concat(),
+            [eth(&[0x88a8, 0x8100], 0x0800), ipv4(17, 0x2000, &udp())].concat(),
+            [eth(&[0x88a8, 0x8100, 0x8100], 0x0800), ipv4(6, 0, &tcp(1))].concat(),
+            [eth(&[], 0x0800), ipv4(6, 0x0010, &tcp(0x02))].concat(),
+            [eth(&[], 0x0800), ipv4(1, 0, &[8, 0, 0, 0])].concat(),
+            [eth(&[], 0x86dd), ipv6(6, &tcp(0x10))].concat(),
+            [eth(&[0x9100], 0x86dd), ipv6(17, &udp())].concat(),
+            [eth(&[], 0x86dd), ipv6(0, &hop_frag_first)].concat(),
+            [eth(&[], 0x0806), vec![0; 28]].concat(),
+        ]
+    }
+
+    #[test]
+    fn templates_agree_with_decode_at_every_length() {
+        for t in templates() {
+            for len in 0..=t.len() {
+                agrees(&t[..len]).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn reads_the_fields() {
+        let t = templates();
+        let l4 = transport(network(&t[0]));
+        assert_eq!(
+            l4,
+            L4 {
+                has_ports: true,
+                has_flags: true,
+                src: 50000,
+                dst: 443,
+                flags: 0x02
+            }
+        );
+        assert_eq!(
+            network(&t[0]).l3(),
+            L3::V4 {
+                src: 0xc0a8_0107,
+                dst: 0x0808_0808
+            }
+        );
+        let l4 = transport(network(&t[1]));
+        assert_eq!(
+            (l4.has_ports, l4.has_flags, l4.src, l4.dst),
+            (true, false, 53, 8080)
+        );
+        // A third VLAN tag: not decoded.
+        assert_eq!(network(&t[3]), Net::None);
+        // A later fragment has no ports.
+        assert!(network(&t[4]).is_ip());
+        assert_eq!(transport(network(&t[4])), L4::default());
+        // IPv6 behind hop-by-hop and a first fragment.
+        let l4 = transport(network(&t[8]));
+        assert_eq!((l4.has_ports, l4.flags), (true, 0x12));
+        assert_eq!(network(&t[9]), Net::None);
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_decode(
+            which in 0..10usize,
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+            cut in any::<prop::sample::Index>(),
+            random in proptest::collection::vec(any::<u8>(), 0..120),
+            use_random in any::<bool>(),
+        ) {
+            let frame = if use_random {
+                random
+            } else {
+                let mut f = templates().swap_remove(which);
+                for (at, byte) in edits {
+                    let i = at.index(f.len());
+                    f[i] = byte;
+                }
+                let keep = cut.index(f.len() + 1);
+                f.truncate(keep.max(f.len() / 2));
+                f
+            };
+            agrees(&frame)?;
+        }
+    }
+}
