@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::{utc, Minute, NamedCount, Report, Talker};
+use super::report::{utc, Minute, Report};
 
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -161,63 +161,9 @@ pub(super) fn render(r: &Report) -> String {
         ],
     );
     chart(&mut out, &r.timeline);
-    let talk = |v: &[Talker]| -> Vec<Vec<String>> {
-        v.iter()
-            .map(|x| vec![x.addr.clone(), x.packets.to_string(), x.bytes.to_string()])
-            .collect()
-    };
-    let named = |v: &[NamedCount]| -> Vec<Vec<String>> {
-        v.iter()
-            .map(|x| vec![x.name.clone(), x.packets.to_string(), x.bytes.to_string()])
-            .collect()
-    };
-    table(
-        &mut out,
-        "Top sources",
-        &["address", "packets", "bytes"],
-        &talk(&r.top_sources),
-    );
-    table(
-        &mut out,
-        "Top destinations",
-        &["address", "packets", "bytes"],
-        &talk(&r.top_destinations),
-    );
-    table(
-        &mut out,
-        "Protocols",
-        &["protocol", "packets", "bytes"],
-        &named(&r.protocols),
-    );
-    let ports: Vec<Vec<String>> = r
-        .ports
-        .iter()
-        .map(|p| {
-            vec![
-                format!("{}/{}", p.port, p.protocol),
-                p.packets.to_string(),
-                p.bytes.to_string(),
-            ]
-        })
-        .collect();
-    table(
-        &mut out,
-        "Top destination ports",
-        &["port", "packets", "bytes"],
-        &ports,
-    );
-    table(
-        &mut out,
-        "Interfaces",
-        &["interface", "packets", "bytes"],
-        &named(&r.interfaces),
-    );
-    table(
-        &mut out,
-        "Directions",
-        &["direction", "packets", "bytes"],
-        &named(&r.directions),
-    );
+    for t in r.tables(false) {
+        table(&mut out, t.title, &t.head, &t.rows);
+    }
     out.push_str("</body>\n</html>\n");
     out
 }

@@ -143,7 +143,95 @@ fn table(out: &mut String, title: &str, head: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// One table of a report, for the text and HTML renderings alike.
+pub(super) struct Table {
+    /// Its heading.
+    pub(super) title: &'static str,
+    /// Column names.
+    pub(super) head: [&'static str; 3],
+    /// Cells, row by row.
+    pub(super) rows: Vec<Vec<String>>,
+}
+
 impl Report {
+    /// The breakdown tables, in report order; the per-minute timeline last
+    /// when `timeline` (the HTML report draws it as a chart instead).
+    pub(super) fn tables(&self, timeline: bool) -> Vec<Table> {
+        let talk = |v: &[Talker]| -> Vec<Vec<String>> {
+            v.iter()
+                .map(|x| vec![x.addr.clone(), x.packets.to_string(), x.bytes.to_string()])
+                .collect()
+        };
+        let named = |v: &[NamedCount]| -> Vec<Vec<String>> {
+            v.iter()
+                .map(|x| vec![x.name.clone(), x.packets.to_string(), x.bytes.to_string()])
+                .collect()
+        };
+        let ports = self
+            .ports
+            .iter()
+            .map(|p| {
+                vec![
+                    format!("{}/{}", p.port, p.protocol),
+                    p.packets.to_string(),
+                    p.bytes.to_string(),
+                ]
+            })
+            .collect();
+        let mut tables = vec![
+            Table {
+                title: "Top sources",
+                head: ["address", "packets", "bytes"],
+                rows: talk(&self.top_sources),
+            },
+            Table {
+                title: "Top destinations",
+                head: ["address", "packets", "bytes"],
+                rows: talk(&self.top_destinations),
+            },
+            Table {
+                title: "Protocols",
+                head: ["protocol", "packets", "bytes"],
+                rows: named(&self.protocols),
+            },
+            Table {
+                title: "Top destination ports",
+                head: ["port", "packets", "bytes"],
+                rows: ports,
+            },
+            Table {
+                title: "Interfaces",
+                head: ["interface", "packets", "bytes"],
+                rows: named(&self.interfaces),
+            },
+            Table {
+                title: "Directions",
+                head: ["direction", "packets", "bytes"],
+                rows: named(&self.directions),
+            },
+        ];
+        if timeline {
+            let rows = self
+                .timeline
+                .iter()
+                .map(|m| {
+                    let s = utc(m.minute);
+                    vec![
+                        s.get(..16).unwrap_or(&s).to_string(),
+                        m.packets.to_string(),
+                        m.bytes.to_string(),
+                    ]
+                })
+                .collect();
+            tables.push(Table {
+                title: "Timeline (per minute, UTC)",
+                head: ["minute", "packets", "bytes"],
+                rows,
+            });
+        }
+        tables
+    }
+
     /// The report as plain-text tables.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -158,81 +246,9 @@ impl Report {
             "records: {}  packets: {}  bytes: {}  other records: {}  malformed: {}  torn: {}  orphans: {}  lines: {}",
             t.records, t.packets, t.bytes, t.other_records, t.malformed, t.torn, t.orphans, t.lines
         );
-        let talk = |v: &[Talker]| -> Vec<Vec<String>> {
-            v.iter()
-                .map(|x| vec![x.addr.clone(), x.packets.to_string(), x.bytes.to_string()])
-                .collect()
-        };
-        let named = |v: &[NamedCount]| -> Vec<Vec<String>> {
-            v.iter()
-                .map(|x| vec![x.name.clone(), x.packets.to_string(), x.bytes.to_string()])
-                .collect()
-        };
-        table(
-            &mut out,
-            "Top sources",
-            &["address", "packets", "bytes"],
-            &talk(&self.top_sources),
-        );
-        table(
-            &mut out,
-            "Top destinations",
-            &["address", "packets", "bytes"],
-            &talk(&self.top_destinations),
-        );
-        table(
-            &mut out,
-            "Protocols",
-            &["protocol", "packets", "bytes"],
-            &named(&self.protocols),
-        );
-        let ports: Vec<Vec<String>> = self
-            .ports
-            .iter()
-            .map(|p| {
-                vec![
-                    format!("{}/{}", p.port, p.protocol),
-                    p.packets.to_string(),
-                    p.bytes.to_string(),
-                ]
-            })
-            .collect();
-        table(
-            &mut out,
-            "Top destination ports",
-            &["port", "packets", "bytes"],
-            &ports,
-        );
-        table(
-            &mut out,
-            "Interfaces",
-            &["interface", "packets", "bytes"],
-            &named(&self.interfaces),
-        );
-        table(
-            &mut out,
-            "Directions",
-            &["direction", "packets", "bytes"],
-            &named(&self.directions),
-        );
-        let tl: Vec<Vec<String>> = self
-            .timeline
-            .iter()
-            .map(|m| {
-                let s = utc(m.minute);
-                vec![
-                    s.get(..16).unwrap_or(&s).to_string(),
-                    m.packets.to_string(),
-                    m.bytes.to_string(),
-                ]
-            })
-            .collect();
-        table(
-            &mut out,
-            "Timeline (per minute, UTC)",
-            &["minute", "packets", "bytes"],
-            &tl,
-        );
+        for t in self.tables(true) {
+            table(&mut out, t.title, &t.head, &t.rows);
+        }
         out
     }
 
