@@ -2,14 +2,15 @@
 # Installs what ferrocap needs on Debian 12, skipping what is already there.
 #
 #   bash deploy/setup.sh            # runtime + build packages
-#   bash deploy/setup.sh --test     # also the tools the test suite drives
+#   bash deploy/setup.sh --test     # also the tools the tests and benchmarks drive
+#                                   # (tshark, tcpdump, promtool, dpdk-testpmd)
 #
 # Safe to run again: apt-get runs only when a package is missing.
 set -euo pipefail
 
 want=(build-essential pkgconf libclang-dev dpdk libdpdk-dev libpcap-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  want+=(tshark tcpdump prometheus)
+  want+=(tshark tcpdump prometheus dpdk-dev)
 fi
 
 missing=()
