@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use ferrocap_dataplane::log::message::{parse_stat, unquote};
 use ferrocap_dataplane::pcap::CaptureReader;
 use serde_json::Value;
 
@@ -244,6 +245,22 @@ dir = "log"
     let stats = std::fs::read_to_string(dir.path().join("log/ferrocap-stats")).expect("stats log");
     assert_eq!(stats.matches("PFLG-888-I PACKET").count() as u64, dns);
     assert!(stats.contains("APPL-888-I SUMMARY"), "{stats}");
+    // Dump records are machine-readable: the expression, which holds spaces
+    // and `=`, comes back whole from the record.
+    let start = stats
+        .lines()
+        .filter_map(|l| l.split_once("PDMP-880-I ").map(|(_, rec)| rec))
+        .filter_map(parse_stat)
+        .find(|r| r.fields.contains(&("NAME", "smb")))
+        .expect("a DUMP-START record for smb");
+    let expr = start
+        .fields
+        .iter()
+        .find(|(k, _)| *k == "EXPR")
+        .expect("EXPR field")
+        .1;
+    let mut scratch = String::new();
+    assert_eq!(unquote(expr, &mut scratch), "port = 137-139 | port = 445");
     assert!(
         stats.contains(&format!("MONI-888-I COUNTERS WORKER=0 RX={}", all.len())),
         "{stats}"

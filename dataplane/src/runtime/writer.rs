@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{Classifier, DumpSpec, OutputKind, OutputShared, RuntimeError, Slot};
 use crate::expr::Direction;
-use crate::log::message::{Endpoint, PacketDirection, PacketRecord};
+use crate::log::message::{Endpoint, Outcome, PacketDirection, PacketRecord, StatRecord};
 use crate::log::{catalog, Logger};
 use crate::pcap::{
     CaptureError, CaptureRecord, CapturedDirection, DumpConfig, DumpFormat, DumpWriter,
@@ -38,17 +38,13 @@ pub(super) fn spawn(
                     cause,
                 })?;
             if let Some(l) = &logger {
-                l.log(
-                    0,
-                    catalog::PDMP_STARTED,
-                    &[
-                        &output.name,
-                        &dump.spec.path.display(),
-                        &dump.spec.format,
-                        &expression,
-                        &"ACCEPTED",
-                    ],
-                );
+                let rec = StatRecord::new("DUMP-START")
+                    .field("NAME", &output.name)
+                    .field("FILE", dump.spec.path.display())
+                    .field("FORMAT", dump.spec.format)
+                    .field("EXPR", expression)
+                    .finish(Outcome::Accepted);
+                l.stat(0, catalog::PDMP_STARTED, rec);
             }
             Sink::Dump(Box::new(dump))
         }
@@ -312,18 +308,14 @@ impl DumpSink {
         shift_files(&self.spec.path, self.spec.max_files);
         out.files_rotated.fetch_add(1, Ordering::Release);
         if let Some(l) = &self.logger {
-            l.log(
-                0,
-                catalog::PDMP_ROTATED,
-                &[
-                    &out.name,
-                    &next.display(),
-                    &self.spec.path.display(),
-                    &packets,
-                    &bytes,
-                    &"ACCEPTED",
-                ],
-            );
+            let rec = StatRecord::new("DUMP-ROTATE")
+                .field("NAME", &out.name)
+                .field("FILE", next.display())
+                .field("NEXT", self.spec.path.display())
+                .field("PACKETS", packets)
+                .field("BYTES", bytes)
+                .finish(Outcome::Accepted);
+            l.stat(0, catalog::PDMP_ROTATED, rec);
         }
         match new_file(&self.spec, &self.classifier) {
             Ok(w) => {
@@ -347,19 +339,19 @@ impl DumpSink {
         }
         if let Some(l) = &self.logger {
             let dropped = out.dropped_write_error.load(Ordering::Acquire);
-            let outcome = if self.failed { "FAILED" } else { "ACCEPTED" };
-            l.log(
-                0,
-                catalog::PDMP_STOPPED,
-                &[
-                    &out.name,
-                    &self.spec.path.display(),
-                    &packets,
-                    &bytes,
-                    &dropped,
-                    &outcome,
-                ],
-            );
+            let outcome = if self.failed {
+                Outcome::Failed
+            } else {
+                Outcome::Accepted
+            };
+            let rec = StatRecord::new("DUMP-STOP")
+                .field("NAME", &out.name)
+                .field("FILE", self.spec.path.display())
+                .field("PACKETS", packets)
+                .field("BYTES", bytes)
+                .field("DROPPED", dropped)
+                .finish(outcome);
+            l.stat(0, catalog::PDMP_STOPPED, rec);
         }
     }
 }
