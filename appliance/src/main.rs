@@ -54,7 +54,11 @@ enum Command {
     /// does not. With --config, interface, group and user names resolve against
     /// that file.
     Check(check::CheckArgs),
-    /// Capture offline: read a pcap/pcapng file; dump and/or log the packets that match.
+    /// Capture from a pcap/pcapng file (-r), or live through DPDK (--eal); dump and/or log matches.
+    ///
+    /// Live: `--eal 'EAL ARGS' -w OUT [-c COUNT] [--duration SECS] EXPR` captures
+    /// from every DPDK port the EAL arguments create (a NIC bound to vfio-pci,
+    /// or a vdev such as net_pcap0,rx_pcap=FILE) and shows progress on a terminal.
     ///
     /// Two independent outputs, each with its own expression: the dump
     /// (`-w OUT EXPR`) writes the packets EXPR matches; packet logging
