@@ -319,6 +319,9 @@ mod tests {
 
     #[test]
     fn batch_is_half_the_queue() {
+        // Starting an AppLog installs the process-wide panic hook: take
+        // turns with the panic test, or its panic lands in this logger.
+        let _turn = HOOKS.lock().unwrap_or_else(PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
         for (queue_len, batch) in [(8192, 4096), (3, 1), (1, 1)] {
             let cfg = LogConfig {
