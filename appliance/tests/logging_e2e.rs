@@ -47,6 +47,25 @@ fn ferrocap() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ferrocap"))
 }
 
+/// Runs `cmd` with stderr captured; returns the child's pid (the `PID` of
+/// its log lines) and its output.
+fn run_with_pid(cmd: &mut Command) -> (u32, Output) {
+    let child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    (pid, child.wait_with_output().unwrap())
+}
+
+/// `ferrocap capture --config CONFIG -r INPUT --packet-log EXPR`.
+fn packet_log_with_config(config: &Path, input: &Path, expr: &str) -> Command {
+    let mut cmd = ferrocap();
+    cmd.args(["capture", "--config"])
+        .arg(config)
+        .arg("-r")
+        .arg(input)
+        .args(["--packet-log", expr]);
+    cmd
+}
+
 fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("ferrocap runs");
     assert!(
@@ -309,19 +328,16 @@ fn packet_log_matches_tshark_and_envelope_is_strict() {
     std::fs::create_dir(&logs).unwrap();
     let dump = dir.path().join("dns.pcapng");
 
-    let child = ferrocap()
-        .args(["capture", "-r"])
-        .arg(&input)
-        .arg("-w")
-        .arg(&dump)
-        .args(["--packet-log", PACKET_LOG, "--log-dir"])
-        .arg(&logs)
-        .arg(DUMP)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
+    let (pid, out) = run_with_pid(
+        ferrocap()
+            .args(["capture", "-r"])
+            .arg(&input)
+            .arg("-w")
+            .arg(&dump)
+            .args(["--packet-log", PACKET_LOG, "--log-dir"])
+            .arg(&logs)
+            .arg(DUMP),
+    );
     assert!(out.status.success(), "capture failed: {out:?}");
 
     let host = hostname();
@@ -543,31 +559,12 @@ fn memory_log_deleted_after_clean_exit_kept_after_failure() {
     bytes.extend_from_slice(&[6, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     std::fs::write(&bad, &bytes).unwrap();
 
-    let clean = ferrocap()
-        .args(["capture", "--config"])
-        .arg(&config)
-        .arg("-r")
-        .arg(&good)
-        .args(["--packet-log", "port = 53"])
-        .spawn()
-        .unwrap();
-    let clean_pid = clean.id();
-    let out = clean.wait_with_output().unwrap();
+    let (clean_pid, out) = run_with_pid(&mut packet_log_with_config(&config, &good, "port = 53"));
     assert!(out.status.success(), "{out:?}");
     let clean_mem = dir.path().join(format!("mem-{clean_pid}.log"));
     assert!(!clean_mem.exists(), "memory log left after a clean exit");
 
-    let failed = ferrocap()
-        .args(["capture", "--config"])
-        .arg(&config)
-        .arg("-r")
-        .arg(&bad)
-        .args(["--packet-log", "port = 53"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let failed_pid = failed.id();
-    let out = failed.wait_with_output().unwrap();
+    let (failed_pid, out) = run_with_pid(&mut packet_log_with_config(&config, &bad, "port = 53"));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -624,17 +621,11 @@ fn syslog_datagrams_reach_the_configured_socket() {
             }
         }
     });
-    let child = ferrocap()
-        .args(["capture", "--config"])
-        .arg(&config)
-        .arg("-r")
-        .arg(&input)
-        .args(["--packet-log", "dport = 53 | dport = 123"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
+    let (pid, out) = run_with_pid(&mut packet_log_with_config(
+        &config,
+        &input,
+        "dport = 53 | dport = 123",
+    ));
     assert!(out.status.success(), "{out:?}");
     let got = reader.join().unwrap();
 
@@ -880,17 +871,7 @@ fn a_failing_log_output_under_on_failure_stop_fails_the_run_and_keeps_the_memory
         ),
     )
     .unwrap();
-    let child = ferrocap()
-        .args(["capture", "--config"])
-        .arg(&config)
-        .arg("-r")
-        .arg(&input)
-        .args(["--packet-log", "any"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
+    let (pid, out) = run_with_pid(&mut packet_log_with_config(&config, &input, "any"));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("SLOG-102-C log output "), "{stderr}");
