@@ -583,7 +583,40 @@ fn capture(
     // buffer.
     let mut first_of_interface = OwnedRecord::default();
     let mut pending = Some(first_result);
+    // A mapped classic pcap written to a pcap dump, with nothing that needs
+    // the packets one by one in order (packet log, -c), is matched in
+    // chunks on every core; the records come out in input order.
+    let mut parallel = packet_log.is_none() && args.count.is_none();
     loop {
+        if parallel && pending.is_none() {
+            let step = match (dump.as_mut(), inputs.first_mut()) {
+                (Some(d), Some(input)) if inputs_len_is_one(&reader) && input.decodable => {
+                    match_in_parallel(&mut reader, d, input, &mut counts)
+                }
+                _ => Ok(false),
+            };
+            match step {
+                Ok(true) => {
+                    if progress && last_report.elapsed().as_secs() >= 1 {
+                        last_report = Instant::now();
+                        eprint!(
+                            "\r{} packets read, {} matched …",
+                            counts.read, counts.matched
+                        );
+                        let _ = std::io::stderr().flush();
+                    }
+                    continue;
+                }
+                Ok(false) => parallel = false,
+                Err(e) => {
+                    if let Some(d) = dump.take() {
+                        d.log_stop(applog, Outcome::Failed);
+                        d.writer.finish()?;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
         let next = match pending.take() {
             Some(Ok(true)) => Ok(Some(first.as_record())),
             Some(Ok(false)) => Ok(None),
@@ -778,11 +811,114 @@ fn capture(
     }))
 }
 
+/// Bytes of input per chunk of [`match_in_parallel`]: large enough that a
+/// chunk's setup is noise, small enough that a window of chunks (two per
+/// thread) keeps the matched output of one window in memory cheaply.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Whether the input is a classic pcap (one interface), the only kind
+/// [`match_in_parallel`] splits.
+fn inputs_len_is_one(reader: &CaptureReader<File>) -> bool {
+    reader.format() == DumpFormat::Pcap && reader.interfaces().len() == 1
+}
+
+/// What one chunk of [`match_in_parallel`] found.
+#[derive(Default)]
+struct ChunkResult {
+    read: u64,
+    skipped: u64,
+    matched: u64,
+    unmatched: u64,
+    /// The matched records, encoded for the dump.
+    encoded: Vec<u8>,
+    error: Option<CaptureError>,
+}
+
+/// Matches the next window of the input (two chunks per thread) in
+/// parallel and appends the matches to the dump in input order. `Ok(false)`
+/// when nothing could be split off (a streamed or pcapng input, a pcapng
+/// dump, the end of the input, or a cut record that the sequential loop
+/// then reports); the caller goes on one record at a time.
+fn match_in_parallel(
+    reader: &mut CaptureReader<File>,
+    d: &mut Dump,
+    input: &mut InputInterface,
+    counts: &mut Counts,
+) -> Result<bool, CaptureError> {
+    use rayon::prelude::*;
+    let Some(encoder) = d.writer.pcap_encoder() else {
+        return Ok(false);
+    };
+    if input.out_index.is_none() {
+        // As the sequential loop does on the first match: the dump checks
+        // that the input's link type is one it can hold.
+        input.out_index = Some(
+            d.writer
+                .add_interface(input.name.as_deref(), LINKTYPE_ETHERNET)?,
+        );
+    }
+    let window = rayon::current_num_threads() * 2;
+    let chunks: Vec<CaptureReader<File>> =
+        std::iter::from_fn(|| reader.take_pcap_chunk(CHUNK_BYTES))
+            .take(window)
+            .collect();
+    if chunks.is_empty() {
+        return Ok(false);
+    }
+    let (matcher, iif, rule) = (&d.matcher, input.iif, input.rule);
+    let results: Vec<ChunkResult> = chunks
+        .into_par_iter()
+        .map(|mut chunk| {
+            let mut out = ChunkResult::default();
+            loop {
+                let rec = match chunk.next_record() {
+                    Ok(Some(rec)) => rec,
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.error = Some(e);
+                        break;
+                    }
+                };
+                out.read += 1;
+                if rec.data.len() < 14 {
+                    out.skipped += 1;
+                    continue;
+                }
+                let meta = PacketMeta {
+                    iif,
+                    direction: direction_of(&rec, rule),
+                };
+                if matcher.matches(&meta, rec.data) {
+                    out.matched += 1;
+                    encoder.encode(&rec, &mut out.encoded);
+                } else {
+                    out.unmatched += 1;
+                }
+            }
+            out
+        })
+        .collect();
+    for r in results {
+        counts.read += r.read;
+        counts.skipped += r.skipped;
+        counts.matched += r.matched;
+        counts.unmatched += r.unmatched;
+        d.writer.append_encoded(&r.encoded, r.matched)?;
+        counts.written += r.matched;
+        if let Some(e) = r.error {
+            return Err(e);
+        }
+    }
+    Ok(true)
+}
+
 /// Opens the input and reads its first record (copied out), which makes
 /// the reader take in every interface block in front of it. The input is
 /// read only once, so it may be a FIFO.
 fn open_input(path: &Path) -> Result<OpenedInput, CaptureError> {
-    let mut reader = CaptureReader::open(path)?;
+    // A regular file is matched where the page cache holds it (no copy);
+    // pipes and FIFOs are streamed.
+    let mut reader = CaptureReader::open_mapped(path)?;
     let mut first = OwnedRecord::default();
     let result = match reader.next_record() {
         Ok(Some(r)) => {

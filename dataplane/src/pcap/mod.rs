@@ -19,10 +19,15 @@
 //!   fixed-size header write per packet and no allocation per packet. Every
 //!   I/O failure (a full disk included) is returned as an error.
 //!
+//! - [`CaptureReader::open_mapped`] reads a regular file through a
+//!   read-only memory map, so records are matched where the page cache holds
+//!   them, without a copy (the one `unsafe` of this module, in `mapped.rs`).
+//!
 //! Timestamps are nanoseconds since the Unix epoch throughout; neither the
 //! reader nor the writer reads a clock.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+mod mapped;
 mod reader;
 mod writer;
 
@@ -33,7 +38,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use reader::CaptureReader;
-pub use writer::{DumpConfig, DumpWriter, TsResolution};
+pub use writer::{DumpConfig, DumpWriter, PcapEncoder, TsResolution};
 
 /// The largest captured length accepted for one packet (256 KiB). Larger
 /// records are reported as [`CaptureError::BadRecord`] rather than buffered.

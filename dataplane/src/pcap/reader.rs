@@ -4,10 +4,12 @@
 //! before it is used, and the buffer never grows beyond
 //! [`MAX_BUFFERED_BLOCK`]; larger non-packet blocks are skipped by reading
 //! them through in chunks.
+#![forbid(unsafe_code)]
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{
     CaptureError, CaptureRecord, CapturedDirection, DumpFormat, InterfaceInfo, MAX_CAPLEN,
@@ -197,11 +199,11 @@ impl CaptureReader<std::io::Empty> {
     /// memory map owned by the caller — without copying it: records borrow
     /// straight from `bytes`. `name` is used in error messages.
     pub fn from_bytes(
-        bytes: impl AsRef<[u8]> + Send + 'static,
+        bytes: impl AsRef<[u8]> + Send + Sync + 'static,
         name: impl Into<String>,
     ) -> Result<Self, CaptureError> {
         let len = bytes.as_ref().len();
-        Self::with_storage(Storage::Memory(Box::new(bytes)), len, true, name.into())
+        Self::with_storage(Storage::Memory(Arc::new(bytes)), len, true, name.into())
     }
 }
 
@@ -210,7 +212,7 @@ enum Storage<R> {
     /// A stream read through one reused, growable buffer.
     Stream { src: R, buf: Vec<u8> },
     /// A whole capture in memory.
-    Memory(Box<dyn AsRef<[u8]> + Send>),
+    Memory(Arc<dyn AsRef<[u8]> + Send + Sync>),
 }
 
 impl<R> Storage<R> {
@@ -223,6 +225,16 @@ impl<R> Storage<R> {
 }
 
 impl<R: Read> CaptureReader<R> {
+    /// A reader over bytes already in memory, typed as a reader of `R` so
+    /// that callers can hold either kind in one variable.
+    pub(super) fn in_memory(
+        bytes: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        name: String,
+    ) -> Result<Self, CaptureError> {
+        let len = (*bytes).as_ref().len();
+        Self::with_storage(Storage::Memory(bytes), len, true, name)
+    }
+
     /// Wraps any byte stream (unbuffered is fine: the reader buffers) and
     /// reads its header. `name` is used in error messages.
     pub fn new(src: R, name: impl Into<String>) -> Result<Self, CaptureError> {
@@ -488,6 +500,69 @@ impl<R: Read> CaptureReader<R> {
                 return Ok(false);
             }
         }
+    }
+
+    /// Splits off the next whole records of an in-memory classic pcap, at
+    /// least `target_bytes` of them (fewer at the end), as a reader of their
+    /// own that shares the memory, so that chunks can be matched on several
+    /// threads; this reader continues after them. `None` for a streamed
+    /// input, for pcapng, after an error, or when no whole record is left (a
+    /// record cut short stays here, so the next [`next_record`] reports the
+    /// truncation as usual).
+    ///
+    /// Splitting only hops from record header to record header; the chunk's
+    /// records are checked as they are read, like any other. Its
+    /// [`packets_read`](Self::packets_read) counts from 0.
+    ///
+    /// [`next_record`]: Self::next_record
+    pub fn take_pcap_chunk(&mut self, target_bytes: usize) -> Option<Self> {
+        let Format::Pcap { endian, .. } = self.format else {
+            return None;
+        };
+        let Storage::Memory(bytes) = &self.storage else {
+            return None;
+        };
+        if self.done {
+            return None;
+        }
+        let all = (**bytes).as_ref();
+        let end_limit = self.end.min(all.len());
+        let mut at = self.start;
+        while at - self.start < target_bytes {
+            let Some(h) = all.get(at..at + PCAP_RECORD_HEADER_LEN) else {
+                break;
+            };
+            let caplen = get_u32(endian, h, 8).unwrap_or(u32::MAX);
+            if caplen > MAX_CAPLEN {
+                // Left for next_record to report as a bad record.
+                break;
+            }
+            let next = at + PCAP_RECORD_HEADER_LEN + caplen as usize;
+            if next > end_limit {
+                break;
+            }
+            at = next;
+        }
+        if at == self.start {
+            return None;
+        }
+        let chunk = Self {
+            storage: Storage::Memory(Arc::clone(bytes)),
+            file: self.file.clone(),
+            start: self.start,
+            end: at,
+            base_offset: self.base_offset,
+            eof: true,
+            done: false,
+            truncated: false,
+            format: self.format,
+            interfaces: self.interfaces.clone(),
+            scales: self.scales.clone(),
+            section_base: 0,
+            packets: 0,
+        };
+        self.start = at;
+        Some(chunk)
     }
 
     fn read_header(&mut self) -> Result<(), CaptureError> {

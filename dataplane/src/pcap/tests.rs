@@ -724,3 +724,136 @@ fn interface_descriptions_are_bounded() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn mapped_files_read_like_streamed_files_and_fifos_still_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs = sample(2, true);
+    let pcapng = write_all(
+        DumpConfig::new(DumpFormat::Pcapng),
+        &[Some("Internet"), Some("LAN")],
+        &recs,
+    );
+    // Whole, cut in the middle of the last record, and empty.
+    let cut = &pcapng[..pcapng.len() - 10];
+    for (name, bytes) in [("whole", &pcapng[..]), ("cut", cut), ("empty", &[][..])] {
+        let path = dir.path().join(format!("{name}.pcapng"));
+        std::fs::write(&path, bytes).unwrap();
+        let open = |mapped: bool| {
+            let r = if mapped {
+                CaptureReader::open_mapped(&path)
+            } else {
+                CaptureReader::open(&path)
+            };
+            match r {
+                Ok(r) => drain(r),
+                Err(e) => (Vec::new(), Some(e), Vec::new()),
+            }
+        };
+        let (m, s) = (open(true), open(false));
+        assert_eq!(m.0, s.0, "{name}");
+        assert_eq!(m.2, s.2, "{name}");
+        assert_eq!(
+            m.1.as_ref().map(ToString::to_string),
+            s.1.as_ref().map(ToString::to_string),
+            "{name}"
+        );
+        match name {
+            "whole" => assert_eq!((m.0.as_slice(), m.1.is_none()), (&recs[..], true)),
+            "cut" => {
+                assert_eq!(m.0.as_slice(), &recs[..recs.len() - 1]);
+                assert!(matches!(m.1, Some(CaptureError::Truncated { .. })));
+            }
+            _ => assert!(m.1.is_some(), "an empty file is not a capture"),
+        }
+    }
+    // A FIFO cannot be mapped: it is streamed, and a writer feeds it.
+    let fifo = dir.path().join("fifo");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if status.is_ok_and(|s| s.success()) {
+        let feed = {
+            let (fifo, bytes) = (fifo.clone(), pcapng.clone());
+            std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+        };
+        let got = drain(CaptureReader::open_mapped(&fifo).unwrap());
+        feed.join().unwrap();
+        assert_eq!(got.0, recs);
+    }
+}
+
+#[test]
+fn pcap_chunks_cover_every_record_once_and_leave_the_truncation() {
+    let recs = sample(1, false);
+    let cfg = DumpConfig {
+        pcap_resolution: TsResolution::Nano,
+        ..DumpConfig::new(DumpFormat::Pcap)
+    };
+    let whole = write_all(cfg, &[None], &recs);
+    // Cut 5 bytes into the last record's data: 39 whole records remain.
+    let cut_at = whole.len() - recs[39].data.len() + 5;
+    for (bytes, expect) in [(&whole[..], 40), (&whole[..cut_at], 39)] {
+        for target in [1, 100, 1000, 1 << 20] {
+            let mut r = CaptureReader::from_bytes(bytes.to_vec(), "mem").unwrap();
+            let mut got = Vec::new();
+            let mut chunks = 0;
+            while let Some(chunk) = r.take_pcap_chunk(target) {
+                chunks += 1;
+                let (part, err, _) = drain(chunk);
+                assert!(err.is_none(), "a chunk holds whole records only");
+                assert!(!part.is_empty());
+                got.extend(part);
+            }
+            // What is left is read by the parent: nothing, or the truncation.
+            let (rest, err, _) = drain(r);
+            assert!(rest.is_empty());
+            assert_eq!(err.is_some(), expect == 39, "target {target}");
+            assert_eq!(got.as_slice(), &recs[..expect], "target {target}");
+            if target == 1 {
+                assert_eq!(chunks, expect, "one record per chunk");
+            }
+        }
+    }
+    // Streams and pcapng are not split.
+    let ng = write_all(DumpConfig::new(DumpFormat::Pcapng), &[None], &recs);
+    assert!(CaptureReader::from_bytes(ng, "mem")
+        .unwrap()
+        .take_pcap_chunk(100)
+        .is_none());
+    assert!(CaptureReader::new(Cursor::new(whole.clone()), "s")
+        .unwrap()
+        .take_pcap_chunk(100)
+        .is_none());
+}
+
+#[test]
+fn the_pcap_encoder_writes_what_write_writes() {
+    let recs = sample(1, false);
+    for res in [TsResolution::Micro, TsResolution::Nano] {
+        let cfg = DumpConfig {
+            pcap_resolution: res,
+            snaplen: 200,
+            ..DumpConfig::new(DumpFormat::Pcap)
+        };
+        let direct = write_all(cfg, &[None], &recs);
+        let mut w = DumpWriter::new(Vec::new(), "mem", cfg).unwrap();
+        let enc = w.pcap_encoder().unwrap();
+        let mut buf = Vec::new();
+        for r in &recs {
+            enc.encode(
+                &CaptureRecord {
+                    ts_nanos: r.ts,
+                    orig_len: r.orig,
+                    data: &r.data,
+                    interface: 0,
+                    direction: None,
+                },
+                &mut buf,
+            );
+        }
+        w.append_encoded(&buf, recs.len() as u64).unwrap();
+        assert_eq!(w.packets_written(), recs.len() as u64);
+        assert_eq!(w.finish().unwrap(), direct);
+    }
+    let ng = DumpWriter::new(Vec::new(), "mem", DumpConfig::new(DumpFormat::Pcapng)).unwrap();
+    assert!(ng.pcap_encoder().is_none());
+}

@@ -6,6 +6,7 @@
 //! when the direction is known. pcap output uses microsecond timestamps
 //! unless [`TsResolution::Nano`] is asked for, because every pcap reader
 //! understands the microsecond magic.
+#![forbid(unsafe_code)]
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -240,17 +241,7 @@ impl<W: Write> DumpWriter<W> {
         let caplen = caplen as u32;
         match self.cfg.format {
             DumpFormat::Pcap => {
-                let secs = u32::try_from(rec.ts_nanos / 1_000_000_000).unwrap_or(u32::MAX);
-                let sub = rec.ts_nanos % 1_000_000_000;
-                let frac = match self.cfg.pcap_resolution {
-                    TsResolution::Micro => sub / 1000,
-                    TsResolution::Nano => sub,
-                } as u32;
-                let mut h = [0u8; 16];
-                h[0..4].copy_from_slice(&secs.to_le_bytes());
-                h[4..8].copy_from_slice(&frac.to_le_bytes());
-                h[8..12].copy_from_slice(&caplen.to_le_bytes());
-                h[12..16].copy_from_slice(&orig_len.to_le_bytes());
+                let h = pcap_record_header(&self.cfg, rec.ts_nanos, caplen, orig_len);
                 self.put(&h)?;
                 self.put(data)?;
             }
@@ -280,6 +271,22 @@ impl<W: Write> DumpWriter<W> {
             }
         }
         self.packets += 1;
+        Ok(())
+    }
+
+    /// An encoder that prepares records exactly as [`write`](Self::write)
+    /// would, into any buffer, on any thread; `None` for pcapng (whose
+    /// records refer to the writer's interface blocks). The encoded bytes
+    /// are written with [`append_encoded`](Self::append_encoded).
+    pub fn pcap_encoder(&self) -> Option<PcapEncoder> {
+        (self.cfg.format == DumpFormat::Pcap).then_some(PcapEncoder { cfg: self.cfg })
+    }
+
+    /// Writes `packets` records that a [`PcapEncoder`] of this writer put
+    /// into `bytes`, as they are.
+    pub fn append_encoded(&mut self, bytes: &[u8], packets: u64) -> Result<(), CaptureError> {
+        self.put(bytes)?;
+        self.packets += packets;
         Ok(())
     }
 
@@ -331,6 +338,47 @@ impl<W: Write> DumpWriter<W> {
         }
         Ok(())
     }
+}
+
+/// Encodes pcap records for a [`DumpWriter`] (see
+/// [`DumpWriter::pcap_encoder`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PcapEncoder {
+    cfg: DumpConfig,
+}
+
+impl PcapEncoder {
+    /// Appends `rec` to `out` as the writer would write it (cut to the
+    /// snaplen, timestamp in the writer's resolution).
+    pub fn encode(&self, rec: &CaptureRecord<'_>, out: &mut Vec<u8>) {
+        let caplen = rec.data.len().min(self.cfg.snaplen as usize);
+        let orig_len = rec
+            .orig_len
+            .max(u32::try_from(rec.data.len()).unwrap_or(u32::MAX));
+        out.extend_from_slice(&pcap_record_header(
+            &self.cfg,
+            rec.ts_nanos,
+            caplen as u32,
+            orig_len,
+        ));
+        out.extend_from_slice(&rec.data[..caplen]);
+    }
+}
+
+/// The 16-byte header of a pcap record.
+fn pcap_record_header(cfg: &DumpConfig, ts_nanos: u64, caplen: u32, orig_len: u32) -> [u8; 16] {
+    let secs = u32::try_from(ts_nanos / 1_000_000_000).unwrap_or(u32::MAX);
+    let sub = ts_nanos % 1_000_000_000;
+    let frac = match cfg.pcap_resolution {
+        TsResolution::Micro => sub / 1000,
+        TsResolution::Nano => sub,
+    } as u32;
+    let mut h = [0u8; 16];
+    h[0..4].copy_from_slice(&secs.to_le_bytes());
+    h[4..8].copy_from_slice(&frac.to_le_bytes());
+    h[8..12].copy_from_slice(&caplen.to_le_bytes());
+    h[12..16].copy_from_slice(&orig_len.to_le_bytes());
+    h
 }
 
 fn pad4(n: usize) -> usize {
