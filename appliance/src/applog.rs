@@ -14,9 +14,9 @@
 //!   cleanly, and kept on every other path — an error exit, a panic, or an
 //!   `AppLog` dropped without `finish` (an early return).
 
-use std::cell::Cell;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Args;
 use ferrocap_dataplane::log::catalog::CatalogEntry;
@@ -82,8 +82,9 @@ pub(crate) struct AppLog {
     /// ever filling the queue: half of `queue_len`, leaving the other half
     /// to messages from other threads.
     batch: u64,
-    /// Records this thread queued since the last flush.
-    pending: Cell<u64>,
+    /// Records queued since the last flush (by every thread: several inputs
+    /// of `capture` may be read at once).
+    pending: AtomicU64,
 }
 
 /// How the command ended, for [`AppLog::finish`].
@@ -130,7 +131,7 @@ impl AppLog {
             guard: Some(guard),
             signals,
             batch,
-            pending: Cell::new(0),
+            pending: AtomicU64::new(0),
         })
     }
 
@@ -143,12 +144,10 @@ impl AppLog {
     /// `batch` records (half the queue), waits until the logger has written them:
     /// back-pressure instead of drops, for commands that may wait.
     pub(crate) fn paced(&self) {
-        let n = self.pending.get() + 1;
+        let n = self.pending.fetch_add(1, Ordering::Relaxed) + 1;
         if n >= self.batch {
             self.logger.flush();
-            self.pending.set(0);
-        } else {
-            self.pending.set(n);
+            self.pending.store(0, Ordering::Relaxed);
         }
     }
 

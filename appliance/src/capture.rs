@@ -52,14 +52,18 @@ use crate::config::{DirectionRuleConfig, Loaded};
 #[derive(Debug, Args)]
 pub(crate) struct CaptureArgs {
     /// Input capture file (pcap or pcapng); a pipe or FIFO works too.
+    /// Repeat -r to filter several files at once on every core: -w then
+    /// names a directory (created if missing) that receives one output per
+    /// input, with the input's file name, and -c counts per input.
     #[arg(
         short = 'r',
         long = "read",
         value_name = "IN",
         required_unless_present = "eal",
-        conflicts_with = "eal"
+        conflicts_with = "eal",
+        action = clap::ArgAction::Append
     )]
-    input: Option<PathBuf>,
+    inputs: Vec<PathBuf>,
     /// Live capture instead of -r: start DPDK with these EAL arguments and
     /// capture from every port they create, e.g.
     /// '-l 0-1 --no-huge -m 256 --no-pci --vdev=net_pcap0,rx_pcap=in.pcap'.
@@ -167,6 +171,20 @@ enum Finished {
     BadExpression,
 }
 
+impl Counts {
+    /// Adds another input's counts.
+    fn add(&mut self, o: &Counts) {
+        self.read += o.read;
+        self.skipped += o.skipped;
+        self.matched += o.matched;
+        self.unmatched += o.unmatched;
+        self.written += o.written;
+        self.log_matched += o.log_matched;
+        self.logged += o.logged;
+        self.log_no_ip += o.log_no_ip;
+    }
+}
+
 /// The numbers printed at the end.
 #[derive(Debug)]
 struct Summary {
@@ -227,10 +245,69 @@ impl OwnedRecord {
 }
 
 /// Runs `ferrocap capture` in offline mode; `level` is the global `-d N`.
+/// One input of an offline capture and where its matches go.
+#[derive(Debug, Clone)]
+struct Job {
+    input: PathBuf,
+    output: Option<PathBuf>,
+}
+
 impl CaptureArgs {
-    /// The offline input; clap makes `-r` present whenever `--eal` is not.
-    fn input(&self) -> &Path {
-        self.input.as_deref().unwrap_or(Path::new("-"))
+    /// The inputs and their outputs. With several inputs, `-w` is a
+    /// directory, created here, and each output takes its input's file name.
+    fn jobs(&self) -> Result<Vec<Job>, String> {
+        if self.inputs.len() <= 1 {
+            let input = self.inputs.first().cloned().unwrap_or_else(|| "-".into());
+            return Ok(vec![Job {
+                input,
+                output: self.output.clone(),
+            }]);
+        }
+        let Some(dir) = &self.output else {
+            return Ok(self
+                .inputs
+                .iter()
+                .map(|i| Job {
+                    input: i.clone(),
+                    output: None,
+                })
+                .collect());
+        };
+        if dir.is_file() {
+            return Err(format!(
+                "with several -r inputs, -w names a directory, and {} is a file",
+                dir.display()
+            ));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the output directory {}: {e}", dir.display()))?;
+        let mut jobs: Vec<Job> = Vec::with_capacity(self.inputs.len());
+        for input in &self.inputs {
+            let Some(name) = input.file_name() else {
+                return Err(format!("{} is not a file name", input.display()));
+            };
+            let output = dir.join(name);
+            if let Some(other) = jobs.iter().find(|j| j.output.as_ref() == Some(&output)) {
+                return Err(format!(
+                    "{} and {} would both be written to {}",
+                    other.input.display(),
+                    input.display(),
+                    output.display()
+                ));
+            }
+            let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+            if same(input, &output) {
+                return Err(format!(
+                    "the output for {} would overwrite it: choose another -w directory",
+                    input.display()
+                ));
+            }
+            jobs.push(Job {
+                input: input.clone(),
+                output: Some(output),
+            });
+        }
+        Ok(jobs)
     }
 }
 
@@ -297,28 +374,74 @@ fn run_offline(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
         }
     };
     applog::log_start(&applog, args.config.as_deref());
-    let result = capture(args, loaded.as_ref(), packet_log.as_deref(), &applog);
-    let (code, ending, summary) = match result {
-        Ok(Finished::Done(s)) => {
-            let reason = if s.truncated {
-                "end of input (truncated)"
-            } else {
-                "end of input"
-            };
-            applog.log(catalog::APPL_STOP, &[&reason]);
-            log_summary(&applog, &s);
-            (ExitCode::SUCCESS, Ending::Clean, Some(s))
-        }
-        Ok(Finished::BadExpression) => {
-            applog.log(catalog::APPL_STOP, &[&"bad expression"]);
-            (ExitCode::from(2), Ending::Failed, None)
-        }
+    let started = Instant::now();
+    let jobs = match args.jobs() {
+        Ok(j) => j,
         Err(e) => {
             eprintln!("ferrocap: {e}");
-            applog.log(catalog::APPL_FATAL, &[&e]);
-            (ExitCode::from(1), Ending::Failed, None)
+            applog.log(catalog::APPL_STOP, &[&"bad arguments"]);
+            let _ = applog.finish(Ending::Failed);
+            return ExitCode::from(2);
         }
     };
+    let results: Vec<Result<Finished, RunError>> = if jobs.len() == 1 {
+        vec![capture(
+            args,
+            &jobs[0],
+            loaded.as_ref(),
+            packet_log.as_deref(),
+            &applog,
+        )]
+    } else {
+        use rayon::prelude::*;
+        jobs.par_iter()
+            .map(|job| capture(args, job, loaded.as_ref(), packet_log.as_deref(), &applog))
+            .collect()
+    };
+    let mut code = ExitCode::SUCCESS;
+    let mut ending = Ending::Clean;
+    let mut summaries: Vec<(&Job, Summary)> = Vec::new();
+    let mut total = Summary {
+        counts: Counts::default(),
+        secs: started.elapsed().as_secs_f64(),
+        dump: None,
+        packet_log: packet_log.is_some(),
+        truncated: false,
+    };
+    for (job, result) in jobs.iter().zip(results) {
+        match result {
+            Ok(Finished::Done(s)) => {
+                total.counts.add(&s.counts);
+                total.truncated |= s.truncated;
+                summaries.push((job, s));
+            }
+            Ok(Finished::BadExpression) => {
+                code = ExitCode::from(2);
+                ending = Ending::Failed;
+            }
+            Err(e) => {
+                eprintln!("ferrocap: {}: {e}", job.input.display());
+                applog.log(catalog::APPL_FATAL, &[&e]);
+                if code == ExitCode::SUCCESS {
+                    code = ExitCode::from(1);
+                }
+                ending = Ending::Failed;
+            }
+        }
+    }
+    if code == ExitCode::from(2) && summaries.is_empty() {
+        applog.log(catalog::APPL_STOP, &[&"bad expression"]);
+    } else {
+        let reason = if total.truncated {
+            "end of input (truncated)"
+        } else {
+            "end of input"
+        };
+        applog.log(catalog::APPL_STOP, &[&reason]);
+        if !summaries.is_empty() {
+            log_summary(&applog, &total);
+        }
+    }
     let totals = match applog.finish(ending) {
         Ok(t) => t,
         Err(e) => {
@@ -333,8 +456,21 @@ fn run_offline(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
         }
         _ => code,
     };
-    if let Some(s) = &summary {
-        print_summary(args, s, &destination);
+    for (job, s) in &summaries {
+        print_summary(job, s, &destination);
+    }
+    if jobs.len() > 1 && !summaries.is_empty() {
+        let c = &total.counts;
+        eprintln!(
+            "ferrocap: {} of {} inputs done: {} packets read, {} matched, {} written in {:.3} s ({:.2} Mpps)",
+            summaries.len(),
+            jobs.len(),
+            c.read,
+            c.matched,
+            c.written,
+            total.secs,
+            c.read as f64 / total.secs.max(1e-9) / 1e6
+        );
     }
     print_log_totals(totals, &destination);
     code
@@ -363,7 +499,7 @@ fn log_summary(log: &AppLog, s: &Summary) {
     log.stat(catalog::APPL_SUMMARY, rec);
 }
 
-fn print_summary(args: &CaptureArgs, s: &Summary, destination: &str) {
+fn print_summary(job: &Job, s: &Summary, destination: &str) {
     let c = &s.counts;
     let rate = c.read as f64 / s.secs.max(1e-9) / 1e6;
     match &s.dump {
@@ -371,7 +507,7 @@ fn print_summary(args: &CaptureArgs, s: &Summary, destination: &str) {
             eprintln!(
                 "ferrocap: {} packets read from {}: {} matched, {} unmatched, {} skipped as undecodable",
                 c.read,
-                args.input().display(),
+                job.input.display(),
                 c.matched,
                 c.unmatched,
                 c.skipped
@@ -386,7 +522,7 @@ fn print_summary(args: &CaptureArgs, s: &Summary, destination: &str) {
         None => eprintln!(
             "ferrocap: {} packets read from {} in {:.3} s ({rate:.2} Mpps), {} skipped as undecodable",
             c.read,
-            args.input().display(),
+            job.input.display(),
             s.secs,
             c.skipped
         ),
@@ -484,6 +620,7 @@ fn log_dump_start(log: &AppLog, path: &Path, format: DumpFormat, src: &str, outc
 
 fn capture(
     args: &CaptureArgs,
+    job: &Job,
     loaded: Option<&Loaded>,
     packet_log_src: Option<&str>,
     applog: &AppLog,
@@ -496,13 +633,13 @@ fn capture(
     let directory = match loaded {
         Some(l) => l.directory.clone(),
         None => {
-            let input = open_input(args.input())?;
+            let input = open_input(&job.input)?;
             let d = directory_from_input(input.reader.interfaces(), args.interface.as_deref());
             opened = Some(input);
             d
         }
     };
-    let dump_matcher = match (&args.output, &args.expression) {
+    let dump_matcher = match (&job.output, &args.expression) {
         (Some(_), Some(src)) => match compile(applog, DUMP_NAME, src, &directory, loaded.is_some())
         {
             Some(m) => Some(m),
@@ -523,7 +660,7 @@ fn capture(
         first_result,
     } = match opened {
         Some(o) => o,
-        None => open_input(args.input())?,
+        None => open_input(&job.input)?,
     };
 
     let rules = direction_rules(loaded, &directory);
@@ -537,7 +674,7 @@ fn capture(
         None => Direction::Unknown,
     };
 
-    let mut dump = match (dump_matcher, &args.output) {
+    let mut dump = match (dump_matcher, &job.output) {
         (Some(matcher), Some(path)) => {
             let format = args.format.unwrap_or_else(|| default_format(path));
             let src = args.expression.as_deref().unwrap_or("");
@@ -629,7 +766,7 @@ fn capture(
             Err(CaptureError::Truncated { .. }) => {
                 eprintln!(
                     "ferrocap: warning: {} ends in the middle of a record; kept the {} whole packets before it",
-                    args.input().display(),
+                    job.input.display(),
                     counts.read
                 );
                 truncated = true;

@@ -73,6 +73,11 @@ enum Command {
     /// direction; for plain pcap use --interface and --direction. A summary goes
     /// to stderr. SIGUSR1/SIGUSR2 raise/lower the log level, SIGHUP reopens the
     /// log files.
+    ///
+    /// Every core works: a large pcap written to a pcap dump is matched in
+    /// chunks in parallel (the output keeps the input's order), and several
+    /// -r inputs are filtered at once, e.g.
+    /// `ferrocap capture -r a.pcap -r b.pcapng -w filtered/ 'port = 445'`.
     Capture(capture::CaptureArgs),
     /// Explain a log message id, e.g. `ferrocap explain PFLG-888`.
     Explain(logtools::ExplainArgs),

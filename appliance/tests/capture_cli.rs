@@ -391,3 +391,95 @@ fn large_pcap_matched_in_parallel_equals_the_sequential_result() {
         "{err}"
     );
 }
+
+/// Several -r inputs are filtered at once into a directory, one output per
+/// input named like it, each the same as a run over that input alone.
+#[test]
+fn several_inputs_go_to_one_output_each_in_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    for (i, n) in [(1, 3000), (2, 500), (3, 4000)] {
+        let p = dir.path().join(format!("in{i}.pcap"));
+        write_pcap(&p, n, TsResolution::Micro);
+        inputs.push(p);
+    }
+    let ng = dir.path().join("in4.pcapng");
+    write_capture(&ng, 4, 2000);
+    inputs.push(ng);
+    let expr = "tcpfl = SYN | port = 53";
+    let outdir = dir.path().join("out");
+    let mut args = vec!["capture"];
+    for p in &inputs {
+        args.extend(["-r", path(p)]);
+    }
+    args.extend(["-w", path(&outdir), expr]);
+    let o = ferrocap(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("4 of 4 inputs done: 9500 packets read"),
+        "{err}"
+    );
+    for p in &inputs {
+        let name = p.file_name().unwrap();
+        let alone = dir.path().join(format!("alone-{}", name.to_str().unwrap()));
+        let o = ferrocap(&["capture", "-r", path(p), "-w", path(&alone), expr]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got = tshark_frames(&outdir.join(name), None);
+        assert!(!got.is_empty(), "{}", name.to_str().unwrap());
+        assert_eq!(
+            got,
+            tshark_frames(&alone, None),
+            "{}",
+            name.to_str().unwrap()
+        );
+    }
+
+    // Two inputs with one file name, and -w naming a file, are refused.
+    let other = dir.path().join("sub");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::copy(&inputs[0], other.join("in1.pcap")).unwrap();
+    let dup = other.join("in1.pcap");
+    let o = ferrocap(&[
+        "capture",
+        "-r",
+        path(&inputs[0]),
+        "-r",
+        path(&dup),
+        "-w",
+        path(&outdir),
+        expr,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("would both be written to"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ferrocap(&[
+        "capture",
+        "-r",
+        path(&inputs[0]),
+        "-r",
+        path(&inputs[1]),
+        "-w",
+        path(&inputs[2]),
+        expr,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("names a directory"), "{}", stderr(&o));
+    // -w pointing at the inputs' own directory would overwrite them.
+    let o = ferrocap(&[
+        "capture",
+        "-r",
+        path(&inputs[0]),
+        "-r",
+        path(&inputs[1]),
+        "-w",
+        path(dir.path()),
+        expr,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("would overwrite it"), "{}", stderr(&o));
+    assert!(std::fs::metadata(&inputs[0]).unwrap().len() > 100_000);
+}
