@@ -469,6 +469,15 @@ mod live {
                 &path.display(),
             ],
         );
+        // SIGUSR1/SIGUSR2 step the level, SIGHUP reopens the log files (for
+        // logrotate); without this their default action would end the process.
+        let signals = match ferrocap_dataplane::log::signals::install(logger.clone()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("ferrocap: cannot handle SIGHUP/SIGUSR1/SIGUSR2: {e}");
+                None
+            }
+        };
         let code = match run_dpdk(path, &loaded, duration, summary_json, &logger) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -477,6 +486,9 @@ mod live {
                 ExitCode::FAILURE
             }
         };
+        if let Some(s) = signals {
+            s.stop();
+        }
         if let Err(e) = guard.shutdown() {
             eprintln!("ferrocap: logging: {e}");
         }
@@ -558,7 +570,17 @@ mod live {
             };
             let mut port = Port::configure(*id, &pc, pool).map_err(|e| {
                 logger.log(0, catalog::DPDP_CONFIG_FAILED, &[name, &e]);
-                format!("port \"{name}\": {e}")
+                // net_pcap with infinite_rx=1 copies the whole capture into
+                // mbufs of this pool when its queue is set up.
+                let hint = if p.vdev.as_deref().is_some_and(|v| v.contains("infinite_rx=1")) {
+                    format!(
+                        " (with infinite_rx=1, pool_size = {} must hold every packet of rx_pcap plus {} descriptors per queue)",
+                        p.pool_size, p.rx_descriptors
+                    )
+                } else {
+                    String::new()
+                };
+                format!("port \"{name}\": {e}{hint}")
             })?;
             port.start()
                 .map_err(|e| format!("port \"{name}\": start: {e}"))?;

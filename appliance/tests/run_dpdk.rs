@@ -166,7 +166,7 @@ fn net_pcap_replay_dumps_exactly_what_tshark_selects() {
 [[port]]
 name = "net_pcap0"
 vdev = "net_pcap0,rx_pcap={input}"
-pool_size = 8191
+pool_size = 32767
 
 [[interface]]
 name = "Internet"
@@ -276,7 +276,7 @@ fn two_workers_on_two_queues_add_up() {
 name = "net_null0"
 vdev = "net_null0"
 rx_queues = 2
-pool_size = 8191
+pool_size = 32767
 
 [[interface]]
 name = "Null"
@@ -510,4 +510,80 @@ dir = "log"
         log.contains("APPL-101-K ferrocap stopping (signal)"),
         "{log}"
     );
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success(), "kill -{sig}");
+}
+
+/// Waits until `path` holds `needle` (or 30 s pass) and returns its text.
+fn wait_for(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// SIGUSR1/SIGUSR2 change the level and SIGHUP reopens the log files (what
+/// logrotate sends after moving them away) while `ferrocap run` goes on;
+/// none of them ends the process.
+#[test]
+fn log_signals_change_the_level_and_reopen_without_stopping_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        r#"{eal}
+[[port]]
+name = "net_pcap0"
+vdev = "net_pcap0,rx_pcap={input},infinite_rx=1"
+pool_size = 32767
+
+[[dump]]
+name = "syn"
+expression = "tcpfl = SYN"
+path = "out/syn.pcap"
+
+[log]
+output = "file"
+dir = "log"
+"#,
+        eal = eal("signals", r#""-l", "0-1""#),
+        input = demo_pcap().display()
+    );
+    let child = start(dir.path(), &config, &[]);
+    let debug = dir.path().join("log/ferrocap-debug");
+    let started = wait_for(&debug, "DPDW-");
+    assert!(started.contains("DPDW-"), "no worker start in {started}");
+    signal(&child, "USR1");
+    let text = wait_for(&debug, "SLOG-110-K level changed to 6");
+    assert!(text.contains("SLOG-110-K level changed to 6"), "{text}");
+    signal(&child, "USR2");
+    let text = wait_for(&debug, "SLOG-110-K level changed to 5");
+    assert!(text.contains("SLOG-110-K level changed to 5"), "{text}");
+    // Rotate like logrotate: move the file away, then SIGHUP.
+    std::fs::rename(&debug, dir.path().join("log/ferrocap-debug.1")).expect("rotate");
+    signal(&child, "HUP");
+    let text = wait_for(&debug, "SLOG-111-N log files reopened");
+    assert!(text.contains("SLOG-111-N log files reopened"), "{text}");
+    signal(&child, "TERM");
+    let out = wait(child, Duration::from_secs(60));
+    cleanup("signals");
+    let v = summary(dir.path(), &out);
+    assert_eq!(v["reason"], "signal");
+    assert!(n(&v["rx"]) > 0);
+    // The records after the rotation went to the new file.
+    let after = std::fs::read_to_string(&debug).expect("new debug log");
+    assert!(
+        after.contains("APPL-101-K ferrocap stopping (signal)"),
+        "{after}"
+    );
+    let before = std::fs::read_to_string(dir.path().join("log/ferrocap-debug.1")).unwrap();
+    assert!(!before.contains("APPL-101-K"), "{before}");
 }
