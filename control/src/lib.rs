@@ -10,3 +10,7 @@
 
 /// The port the control plane will bind on 127.0.0.1 by default.
 pub const DEFAULT_PORT: u16 = 9700;
+
+// The page's assets; the control server (branch `control`) serves them.
+#[allow(dead_code)]
+mod web;
