@@ -566,6 +566,15 @@
     createDump(true);
   });
   el("dump-create").addEventListener("click", () => createDump(false));
+  // Ctrl+Enter in an expression box submits its form.
+  for (const [box, form] of [["dump-expr", "dump-form"], ["plog-expr", "plog-form"]]) {
+    el(box).addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        el(form).requestSubmit();
+      }
+    });
+  }
   el("dump-name").addEventListener("input", () => el("dump-name").removeAttribute("aria-invalid"));
 
   // ---- packet logging -------------------------------------------------------

@@ -129,14 +129,33 @@ try {
     const u = new URL(req.url());
     if (u.protocol.startsWith("http") && u.origin !== origin) pageErrors.push(`request to another host: ${req.url()}`);
   });
-  if (TOKEN) {
-    await page.addInitScript((t) => sessionStorage.setItem("ferrocap.apiToken", t), TOKEN);
-  }
-
   log(`opening ${BASE}/`);
   await page.goto(`${BASE}/`);
   await page.locator("#conn", { hasText: "Live" }).waitFor();
   check((await page.title()).includes("ferrocap"), "page title names ferrocap");
+
+  // ---- the token: a wrong one gets a 401, the page asks again, the right one works
+  if (TOKEN) {
+    log("token");
+    const before = (await api("GET", "/api/v1/log/level")).json.level;
+    const next = before === 6 ? 5 : 6;
+    await page.click("#token-button");
+    await page.locator("#token-dialog[open]").waitFor();
+    await page.fill("#token-input", "not-the-token");
+    await page.click("#token-save");
+    await page.locator("#token-dialog").waitFor({ state: "hidden" });
+    await page.selectOption("#log-level", String(next));
+    await page.locator("#token-dialog[open]").waitFor();
+    check(/refused/.test(await page.textContent("#token-reason")), "the dialog says why it asks");
+    await page.fill("#token-input", TOKEN);
+    await page.click("#token-save");
+    await until("the log level to change through the API", async () => (await api("GET", "/api/v1/log/level")).json.level === next);
+    const stored = await page.evaluate(() => sessionStorage.getItem("ferrocap.apiToken"));
+    check(stored === TOKEN, "the token is kept in sessionStorage");
+    await page.selectOption("#log-level", String(before));
+    await until("the log level to change back", async () => (await api("GET", "/api/v1/log/level")).json.level === before);
+    check((await page.locator("#token-dialog[open]").count()) === 0, "no second prompt with the right token");
+  }
 
   // ---- a bad expression: the page shows the position the API reports
   log("bad expression");
