@@ -567,11 +567,14 @@
   });
   el("dump-create").addEventListener("click", () => createDump(false));
   // Ctrl+Enter in an expression box submits its form.
-  for (const [box, form] of [["dump-expr", "dump-form"], ["plog-expr", "plog-form"]]) {
-    el(box).addEventListener("keydown", (ev) => {
+  for (const [box, form] of [
+    [el("dump-expr"), el("dump-form")],
+    [el("plog-expr"), el("plog-form")],
+  ]) {
+    box.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
         ev.preventDefault();
-        el(form).requestSubmit();
+        form.requestSubmit();
       }
     });
   }
@@ -802,7 +805,7 @@
   function showStatus(st) {
     el("fact-version").textContent = st.version || "–";
     el("fact-uptime").textContent = fmtDuration(st.uptime_seconds);
-    el("fact-generation").textContent = st.generation === undefined ? "–" : String(st.generation);
+    el("fact-generation").textContent = st.generation === undefined ? "–" : "#" + st.generation;
     const level = st.log_level && Number.isInteger(st.log_level.level) ? st.log_level.level : null;
     if (level !== null && !levelBusy && document.activeElement !== el("log-level")) el("log-level").value = String(level);
     const t = st.totals || {};
