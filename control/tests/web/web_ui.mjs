@@ -202,6 +202,7 @@ try {
   // The written count is final once two reads a second apart agree.
   let written = -1;
   await until("the written count to settle", async () => {
+    await sleep(800);
     const d = await dumpFromApi(DUMP);
     const settled = d.state === "stopped" && d.written === written;
     written = d.written;
@@ -247,8 +248,10 @@ try {
   await until("three chart samples", async () => Number(await page.getAttribute("#rate-chart", "data-samples")) >= 3);
   const points = await page.getAttribute("#rate-chart polyline[data-series=rx]", "points");
   check(points.trim().split(/\s+/).length >= 3, `the received line has points: ${points}`);
-  const rate = await page.textContent("#rate-rx");
-  check(/\d/.test(rate) && !/^0 /.test(rate), `the received rate is above zero: ${rate}`);
+  await until("a received rate above zero", async () => {
+    const rate = await page.textContent("#rate-rx");
+    return /\d/.test(rate) && !/^0 /.test(rate);
+  });
   const workers = await page.locator("#worker-rows tr").count();
   const ports = await page.locator("#port-rows tr").count();
   check(workers >= 1 && ports >= 1, `port and worker tables are filled (${ports}, ${workers})`);
