@@ -35,6 +35,9 @@ mod server;
 mod state;
 mod web;
 
+#[cfg(test)]
+mod tests;
+
 pub use server::{ServeError, Server};
 pub use state::{
     validate_dump_name, ControlError, ControlOptions, ControlPlane, DumpRequest, DumpSource,

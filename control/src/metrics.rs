@@ -61,7 +61,10 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Collects metric families.
 struct Families(Vec<MetricFamily>);
 
+/// Label pairs, sorted by name (the canonical order).
 fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
+    let mut pairs = pairs.to_vec();
+    pairs.sort_unstable_by_key(|p| p.0);
     pairs
         .iter()
         .map(|(k, v)| {

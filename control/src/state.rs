@@ -280,6 +280,17 @@ impl ControlPlane {
         }
     }
 
+    /// The HTTP router over this plane (what [`crate::Server`] serves),
+    /// for embedding or for in-process tests.
+    pub fn router(&self) -> axum::Router {
+        crate::api::router(self.clone())
+    }
+
+    /// The Prometheus exposition now (what `GET /metrics` returns).
+    pub fn metrics_text(&self) -> String {
+        crate::metrics::render(self)
+    }
+
     /// The runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.shared.runtime
