@@ -801,12 +801,14 @@
   }
 
   let levelBusy = false;
+  let lastLevel = null; // the level the appliance last reported
 
   function showStatus(st) {
     el("fact-version").textContent = st.version || "–";
     el("fact-uptime").textContent = fmtDuration(st.uptime_seconds);
     el("fact-generation").textContent = st.generation === undefined ? "–" : "#" + st.generation;
     const level = st.log_level && Number.isInteger(st.log_level.level) ? st.log_level.level : null;
+    if (level !== null) lastLevel = level;
     if (level !== null && !levelBusy && document.activeElement !== el("log-level")) el("log-level").value = String(level);
     const t = st.totals || {};
     el("total-rx").textContent = fmtInt(num(t.rx_packets));
@@ -880,6 +882,7 @@
       const r = await api("PUT", API + "/log/level", { level });
       if (r && Number.isInteger(r.level)) el("log-level").value = String(r.level);
     } catch (e) {
+      if (lastLevel !== null) el("log-level").value = String(lastLevel);
       showError("Set log level: " + describe(e));
     } finally {
       levelBusy = false;
