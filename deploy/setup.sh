@@ -19,7 +19,7 @@ want=(build-essential pkgconf libclang-dev dpdk libdpdk-dev libpcap-dev)
 case "${1:-}" in
   "") ;;
   --test) want+=(tshark tcpdump prometheus dpdk-dev systemd logrotate man-db groff-base) ;;
-  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
   *) echo "setup: unknown option $1 (use --test or nothing)" >&2; exit 2 ;;
 esac
 
