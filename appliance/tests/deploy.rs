@@ -2,9 +2,10 @@
 //!
 //! - every example config and the demo pass `ferrocap run --check-config`;
 //! - the systemd unit passes `systemd-analyze verify` without a warning;
-//! - the Prometheus scrape config and alert rules pass `promtool check`, the
-//!   rule unit tests pass `promtool test rules`, and every PromQL expression
-//!   of the rules and the Grafana dashboard names only contract metrics;
+//! - the Prometheus scrape and federation configs and the alert rules pass
+//!   `promtool check`, the rule unit tests pass `promtool test rules`, and
+//!   every PromQL expression of the rules and the Grafana dashboard names
+//!   only contract metrics;
 //! - the committed man page equals `ferrocap man` and renders with `man -l`;
 //! - logrotate with the shipped config rotates the logs of a running
 //!   `ferrocap capture`, whose SIGHUP reopen continues in the new files;
@@ -304,6 +305,7 @@ fn prometheus_config_rules_and_rule_tests_pass_promtool() {
     let dir = deploy("prometheus");
     for args in [
         &["check", "config", "prometheus.yml"][..],
+        &["check", "config", "federation.yml"],
         &["check", "rules", "ferrocap.rules.yml"],
         &["test", "rules", "ferrocap.rules.test.yml"],
     ] {
