@@ -227,6 +227,18 @@ fn systemd_unit_passes_systemd_analyze_verify() {
         );
     }
     assert!(!unit.contains("CAP_SYS_ADMIN\n") && !unit.contains("CAP_SYS_ADMIN "));
+    // These imply a device allow-list that closes /dev/vfio/N to DPDK.
+    for closes_vfio in [
+        "ProtectClock=",
+        "PrivateDevices=",
+        "DeviceAllow=",
+        "ProtectKernelLogs=",
+    ] {
+        assert!(
+            !unit.lines().any(|l| l.starts_with(closes_vfio)),
+            "ferrocap.service sets {closes_vfio}"
+        );
+    }
     if !have("systemd-analyze", "--version") {
         return;
     }
