@@ -653,6 +653,51 @@ fn wait_for(what: &str, child: &mut Reap, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Runs `logrotate -f` once with the shipped config, pointed at `logs` and
+/// signalling only `pid` (not every process named ferrocap on the machine).
+/// Returns the rotated stats and debug logs (dateext names, uncompressed
+/// thanks to delaycompress).
+fn logrotate_once(dir: &Path, logs: &Path, pid: u32) -> (PathBuf, PathBuf) {
+    let shipped = read(&deploy("logrotate/ferrocap"));
+    let start = shipped
+        .find("    postrotate\n")
+        .expect("a postrotate script");
+    let end = shipped.find("    endscript\n").expect("an endscript");
+    let conf_text = format!(
+        "{}    postrotate\n        kill -HUP {pid}\n{}",
+        &shipped[..start],
+        &shipped[end..]
+    )
+    .replace("/var/log/ferrocap", &logs.display().to_string());
+    let conf = dir.join("ferrocap.logrotate");
+    std::fs::write(&conf, conf_text).unwrap();
+    let out = Command::new("logrotate")
+        .arg("-f")
+        .arg("-s")
+        .arg(dir.join("logrotate.state"))
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "logrotate: {}", text(&out));
+    let rotated = |stem: &str| -> PathBuf {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(logs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{stem}-"))
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "rotated {stem}: {found:?}");
+        found.pop().unwrap()
+    };
+    let old = (rotated("ferrocap-stats"), rotated("ferrocap-debug"));
+    assert!(!old.0.to_string_lossy().ends_with(".gz"));
+    old
+}
+
 #[test]
 fn logrotate_rotates_the_logs_of_a_running_capture() {
     if !have("logrotate", "--version") {
@@ -711,48 +756,7 @@ fn logrotate_rotates_the_logs_of_a_running_capture() {
         packet_records(&lines(&stats)) >= 200
     });
 
-    // The shipped config, pointed at the temp dir, signalling this child
-    // (not every process named ferrocap on the machine).
-    let shipped = read(&deploy("logrotate/ferrocap"));
-    let start = shipped
-        .find("    postrotate\n")
-        .expect("a postrotate script");
-    let end = shipped.find("    endscript\n").expect("an endscript");
-    let conf_text = format!(
-        "{}    postrotate\n        kill -HUP {pid}\n{}",
-        &shipped[..start],
-        &shipped[end..]
-    )
-    .replace("/var/log/ferrocap", &logs.display().to_string());
-    let conf = dir.path().join("ferrocap.logrotate");
-    std::fs::write(&conf, conf_text).unwrap();
-    let out = Command::new("logrotate")
-        .arg("-f")
-        .arg("-s")
-        .arg(dir.path().join("logrotate.state"))
-        .arg(&conf)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "logrotate: {}", text(&out));
-
-    // dateext: ferrocap-stats-YYYYMMDD-EPOCH, uncompressed (delaycompress).
-    let rotated = |stem: &str| -> PathBuf {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&logs)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with(&format!("{stem}-"))
-            })
-            .collect();
-        assert_eq!(found.len(), 1, "rotated {stem}: {found:?}");
-        found.pop().unwrap()
-    };
-    let old_stats = rotated("ferrocap-stats");
-    let old_debug = rotated("ferrocap-debug");
-    assert!(!old_stats.to_string_lossy().ends_with(".gz"));
+    let (old_stats, old_debug) = logrotate_once(dir.path(), &logs, pid);
 
     // After the SIGHUP the process writes new files and goes on.
     wait_for("the reopen message", &mut child, || {
@@ -796,6 +800,91 @@ fn logrotate_rotates_the_logs_of_a_running_capture() {
     assert!(lines(&debug)
         .iter()
         .any(|l| l.contains("APPL-102-K ferrocap stopped")));
+}
+
+/// The same for the appliance. `ferrocap run` installs no SIGHUP handler
+/// yet, so SIGHUP kills it (exit 129) and the unit's `ExecReload` and the
+/// logrotate postrotate would stop the service: the fix is in
+/// `appliance/src/run.rs` (install `ferrocap_dataplane::log::signals` as
+/// `ferrocap capture` does). Run with `-- --ignored` once it is in.
+#[cfg(feature = "dpdk")]
+#[test]
+#[ignore = "ferrocap run does not reopen its logs on SIGHUP yet (appliance/src/run.rs)"]
+fn logrotate_rotates_the_logs_of_ferrocap_run() {
+    if !have("logrotate", "--version") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let prefix = format!("ferrocap-deploy-{}", std::process::id());
+    let config = format!(
+        r#"[eal]
+args = ["-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "--no-shconf",
+        "--file-prefix={prefix}", "--log-level=lib.eal:warning"]
+[[port]]
+name = "net_pcap0"
+vdev = "net_pcap0,rx_pcap={},infinite_rx=1"
+pool_size = 32767
+[packet_logging]
+expression = "tcpfl = SYN"
+[log]
+output = "file"
+dir = "{}"
+"#,
+        deploy("demo.pcap").display(),
+        logs.display()
+    );
+    let config_path = dir.path().join("ferrocap.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let child = ferrocap()
+        .args(["run", "--duration", "120", "--config"])
+        .arg(&config_path)
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut child = Reap(Some(child));
+    let stats = logs.join("ferrocap-stats");
+    let debug = logs.join("ferrocap-debug");
+    wait_for("packet records", &mut child, || {
+        packet_records(&lines(&stats)) >= 1000
+    });
+
+    let (old_stats, _) = logrotate_once(dir.path(), &logs, pid);
+    wait_for("the reopen message", &mut child, || {
+        lines(&debug)
+            .iter()
+            .any(|l| l.contains("SLOG-111-N log files reopened"))
+    });
+    wait_for("records in the new stats log", &mut child, || {
+        packet_records(&lines(&stats)) >= 1000
+    });
+    let st = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.0.take().unwrap().wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(read(&old_stats).ends_with('\n'));
+    for l in lines(&old_stats).iter().chain(&lines(&stats)) {
+        assert!(
+            l.contains(&format!(" ferrocap[{pid}.")),
+            "not a whole record: {l}"
+        );
+    }
+    // The EAL leaves an empty runtime directory per file prefix.
+    for d in [
+        std::env::var_os("XDG_RUNTIME_DIR").map(|d| Path::new(&d).join("dpdk")),
+        Some(PathBuf::from("/var/run/dpdk")),
+        Some(std::env::temp_dir().join("dpdk")),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = std::fs::remove_dir(d.join(&prefix));
+    }
 }
 
 // ----------------------------------------------------------------- scripts
