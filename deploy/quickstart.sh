@@ -6,28 +6,56 @@
 #   bash deploy/quickstart.sh                 # runs until Ctrl-C
 #   bash deploy/quickstart.sh --duration 30   # or for 30 seconds
 #
-# Any arguments are passed to `ferrocap run`.
+# Any arguments are passed to `ferrocap run`. Once the workers run, it prints
+# where the dumps, the logs, the metrics and the web page are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
 
 echo "== building ferrocap (release)" >&2
 cargo build --release --locked -p ferrocap
+bin="${CARGO_TARGET_DIR:-target}/release/ferrocap"
+config=deploy/demo.toml
 mkdir -p run
+# The debug log of an earlier run would say "started" at once.
+rm -f run/ferrocap-debug
 
-cat >&2 <<MSG
+echo "== starting ferrocap on $config (Ctrl-C stops it cleanly)" >&2
+# Its own session, so a Ctrl-C reaches only this script, which then sends
+# exactly one SIGTERM (a second signal would make ferrocap stop at once,
+# without closing the dumps).
+setsid "$bin" run --config "$config" "$@" &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
 
-== starting ferrocap on deploy/demo.toml (Ctrl-C stops it cleanly)
-   dumps:      run/smb.pcapng  run/web.pcapng  run/syn.pcap   (open them with wireshark or tshark -r)
-   logs:       run/ferrocap-stats (packet log: PFLG-888-I records)   run/ferrocap-debug
-   statistics: target/release/ferrocap stats run/ferrocap-stats [--html report.html]
+# Started = every worker logged DPDW-100 (or ferrocap already exited).
+for _ in $(seq 1 300); do
+  kill -0 "$pid" 2>/dev/null || break
+  grep -q "DPDW-100-N worker" run/ferrocap-debug 2>/dev/null && break
+  sleep 0.1
+done
+
+if kill -0 "$pid" 2>/dev/null; then
+  cat >&2 <<MSG
+
+== ferrocap is running (pid $pid)
+$(bash deploy/where.sh "$config")
+   Open the dumps with wireshark or tshark -r FILE.
+   Statistics: $bin stats run/ferrocap-stats [--html report.html]
    The demo replays about a million packets a second, so the packet log grows
    by several MB a second; dumps rotate at 50 MB and keep 2-4 files.
-   metrics, HTTP API and web page: not built yet (the control-plane issue)
+   Ctrl-C (or kill -TERM $pid) stops it, closing every dump valid.
 
 MSG
+fi
+
 status=0
-target/release/ferrocap run --config deploy/demo.toml "$@" || status=$?
+# `wait` returns early when the trap runs; wait again for the real exit.
+while :; do
+  wait "$pid" && status=0 || status=$?
+  kill -0 "$pid" 2>/dev/null || break
+done
+trap - INT TERM
 
 echo >&2
 echo "== what the demo wrote" >&2

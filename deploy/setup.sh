@@ -2,16 +2,26 @@
 # Installs what ferrocap needs on Debian 12, skipping what is already there.
 #
 #   bash deploy/setup.sh            # runtime + build packages
-#   bash deploy/setup.sh --test     # also the tools the tests and benchmarks drive
-#                                   # (tshark, tcpdump, promtool, dpdk-testpmd)
+#   bash deploy/setup.sh --test     # also the tools the tests and benchmarks drive:
+#                                   #   tshark, tcpdump       compare dumps
+#                                   #   prometheus            promtool (config, rules, rule tests)
+#                                   #   dpdk-dev              dpdk-testpmd (benchmark peer)
+#                                   #   systemd               systemd-analyze verify (the unit)
+#                                   #   logrotate             the logrotate config against a live process
+#                                   #   man-db, groff-base    man -l (the man page renders)
 #
-# Safe to run again: apt-get runs only when a package is missing.
+# Safe to run again: dpkg-query checks every package first, and apt-get
+# (update and install) runs only when one is missing. Needs root or sudo
+# only then.
 set -euo pipefail
 
 want=(build-essential pkgconf libclang-dev dpdk libdpdk-dev libpcap-dev)
-if [[ "${1:-}" == "--test" ]]; then
-  want+=(tshark tcpdump prometheus dpdk-dev)
-fi
+case "${1:-}" in
+  "") ;;
+  --test) want+=(tshark tcpdump prometheus dpdk-dev systemd logrotate man-db groff-base) ;;
+  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+  *) echo "setup: unknown option $1 (use --test or nothing)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

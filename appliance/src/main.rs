@@ -13,7 +13,7 @@ mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// ferrocap — a packet capture appliance with Kerio-style filter expressions.
 #[derive(Debug, Parser)]
@@ -93,6 +93,11 @@ enum Command {
     /// `ferrocap-summary {JSON}`). Exit 0 on a clean stop, 1 on a runtime
     /// failure, 2 for a bad config.
     Run(run::RunArgs),
+    /// Print the ferrocap(8) manual page (roff) to stdout.
+    ///
+    /// `ferrocap man | man -l -` shows it; deploy/ferrocap.8 is this output.
+    #[command(hide = true)]
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -103,7 +108,133 @@ fn main() -> ExitCode {
         Command::Explain(args) => logtools::explain(&args),
         Command::Stats(args) => logtools::stats(&args),
         Command::Run(args) => run::run(&args),
+        Command::Man => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match out
+                .write_all(man_page().as_bytes())
+                .and_then(|()| out.flush())
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ferrocap: writing the manual page: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
+}
+
+/// Sections of ferrocap(8) that the CLI definition does not hold. Written
+/// by hand in roff: no line starts with `.` or `'` except a request.
+const MAN_TAIL: &str = r#".SH SIGNALS
+.TP
+\fBSIGTERM\fR, \fBSIGINT\fR
+Stop receiving, drain the rings, close every dump (each file stays valid for
+tshark), log a summary and exit 0.
+.TP
+\fBSIGHUP\fR
+Reopen the log files (\fIferrocap\-stats\fR, \fIferrocap\-debug\fR), for
+logrotate. The systemd unit's \fBExecReload\fR sends it.
+.TP
+\fBSIGUSR1\fR, \fBSIGUSR2\fR
+Raise or lower the logging level by one step, within 3..9.
+.SH FILES
+.TP
+\fI/etc/ferrocap/ferrocap.toml\fR
+The configuration the systemd unit runs (\fBferrocap run \-\-config\fR).
+Check it with \fBferrocap run \-\-config FILE \-\-check\-config\fR.
+.TP
+\fI/var/log/ferrocap/ferrocap\-stats\fR, \fI/var/log/ferrocap/ferrocap\-debug\fR
+The Kernun logs with \fB[log] output = "file"\fR: statistical records
+(packet logging, PFLG\-888\-I) and everything else.
+.TP
+\fI/var/lib/ferrocap/\fR
+The unit's state directory: dumps and the memory log
+(\fB[log] memory_log_path\fR), kept after a failure.
+.TP
+\fIhttp://127.0.0.1:9700/metrics\fR
+Prometheus metrics; the web page and the HTTP API are on the same
+\fB[control] bind\fR address.
+.SH EXIT STATUS
+0 on success or a clean stop, 1 on a runtime failure (I/O, DPDK, a bad
+capture file), 2 on bad usage, a bad expression or a bad config file.
+.SH SEE ALSO
+\fBtshark\fR(1), \fBdpdk\-devbind.py\fR(8), \fBlogrotate\fR(8),
+\fBsystemd.exec\fR(5); \fIdocs/deployment.md\fR and \fIdocs/messages.md\fR
+in the source tree.
+"#;
+
+/// The ferrocap(8) manual page: the global synopsis and options, then every
+/// visible subcommand with its synopsis, description and options, then the
+/// expression syntax and examples (the top-level after-help, unfilled),
+/// signals, files and exit status.
+fn man_page() -> String {
+    let cmd = Cli::command().name("ferrocap").bin_name("ferrocap");
+    let mut page = Vec::new();
+    let top = clap_mangen::Man::new(cmd.clone())
+        .title("FERROCAP")
+        .section("8")
+        .manual("System Administration");
+    // Writing into a Vec cannot fail.
+    let mut title = Vec::new();
+    let _ = top.render_title(&mut title);
+    // The roff crate drops an empty date argument, which shifts the footer
+    // fields; write the .TH line with an explicit empty date.
+    for line in String::from_utf8_lossy(&title).lines() {
+        let th = format!(
+            ".TH FERROCAP 8 \"\" \"ferrocap {}\" \"System Administration\"",
+            env!("CARGO_PKG_VERSION")
+        );
+        let line = if line.starts_with(".TH ") {
+            th.as_str()
+        } else {
+            line
+        };
+        page.extend_from_slice(line.as_bytes());
+        page.push(b'\n');
+    }
+    let _ = top.render_name_section(&mut page);
+    let _ = top.render_synopsis_section(&mut page);
+    let _ = top.render_description_section(&mut page);
+    let _ = top.render_options_section(&mut page);
+    page.extend_from_slice(b".SH COMMANDS\n");
+    let mut subs: Vec<&clap::Command> =
+        cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    subs.sort_by_key(|s| s.get_name());
+    for sub in subs {
+        let full = format!("ferrocap {}", sub.get_name());
+        page.extend_from_slice(format!(".SS \"{full}\"\n").as_bytes());
+        let man = clap_mangen::Man::new(sub.clone().bin_name(&full)).section("8");
+        let mut part = Vec::new();
+        let _ = man.render_synopsis_section(&mut part);
+        let _ = man.render_description_section(&mut part);
+        let _ = man.render_options_section(&mut part);
+        // The sub-page's own .SH headings would end the COMMANDS section.
+        for line in String::from_utf8_lossy(&part).lines() {
+            let line = if line.starts_with(".SH ") {
+                ".PP"
+            } else {
+                line
+            };
+            page.extend_from_slice(line.as_bytes());
+            page.push(b'\n');
+        }
+    }
+    let mut extra = Vec::new();
+    let _ = top.render_extra_section(&mut extra);
+    page.extend_from_slice(b".SH \"EXPRESSIONS AND EXAMPLES\"\n.nf\n");
+    for line in String::from_utf8_lossy(&extra)
+        .lines()
+        .filter(|l| !l.starts_with(".SH "))
+    {
+        page.extend_from_slice(line.as_bytes());
+        page.push(b'\n');
+    }
+    page.extend_from_slice(b".fi\n");
+    page.extend_from_slice(MAN_TAIL.as_bytes());
+    let _ = top.render_version_section(&mut page);
+    String::from_utf8_lossy(&page).into_owned()
 }
 
 /// Loads `--config FILE` if given, printing the error and returning exit code 2 if
