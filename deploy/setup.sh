@@ -9,6 +9,8 @@
 #                                   #   systemd               systemd-analyze verify (the unit)
 #                                   #   logrotate             the logrotate config against a live process
 #                                   #   man-db, groff-base    man -l (the man page renders)
+#                                   #   chromium, chromium-driver, and playwright-core from npm
+#                                   #                         (control/tests/web) drive the web page
 #
 # Safe to run again: dpkg-query checks every package first, and apt-get
 # (update and install) runs only when one is missing. Needs root or sudo
@@ -18,8 +20,9 @@ set -euo pipefail
 want=(build-essential pkgconf libclang-dev dpdk libdpdk-dev libpcap-dev)
 case "${1:-}" in
   "") ;;
-  --test) want+=(tshark tcpdump prometheus dpdk-dev systemd logrotate man-db groff-base) ;;
-  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+  --test) want+=(tshark tcpdump prometheus dpdk-dev systemd logrotate man-db groff-base
+                 chromium chromium-driver) ;;
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 0 ;;
   *) echo "setup: unknown option $1 (use --test or nothing)" >&2; exit 2 ;;
 esac
 
@@ -46,3 +49,16 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
+
+if [[ "${1:-}" == --test ]]; then
+  # The browser test's driver, pinned by control/tests/web/package-lock.json.
+  web="$(cd "$(dirname "$0")/.." && pwd)/control/tests/web"
+  if [[ ! -d "$web/node_modules/playwright-core" ]]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "setup: npm not found; the web page test needs Node.js 20 or newer with npm" >&2
+      exit 1
+    fi
+    echo "setup: npm ci in control/tests/web (playwright-core)" >&2
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+fi

@@ -13,8 +13,7 @@
 //!   `deploy/hugepages.sh` writes its persistent config once.
 //!
 //! A test whose tool is missing (systemd-analyze, promtool, logrotate, man)
-//! prints why and passes; `deploy/setup.sh --test` installs them all, so CI
-//! runs every one. `FERROCAP_BLESS=1` rewrites `deploy/ferrocap.8`.
+//! fails and names `bash deploy/test.sh`, which installs them all. `FERROCAP_BLESS=1` rewrites `deploy/ferrocap.8`.
 
 mod common;
 
@@ -99,7 +98,9 @@ fn ferrocap() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ferrocap"))
 }
 
-/// Whether `tool` runs at all (the tests that need it pass without it).
+/// Asserts that `tool` runs: `bash deploy/setup.sh --test` (the README's
+/// test command) installs every one of them, so a missing tool is a failed
+/// setup, not a reason to pass.
 fn have(tool: &str, version_arg: &str) -> bool {
     let ok = Command::new(tool)
         .arg(version_arg)
@@ -107,9 +108,10 @@ fn have(tool: &str, version_arg: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIPPED: `{tool}` is not installed (bash deploy/setup.sh --test installs it)");
-    }
+    assert!(
+        ok,
+        "`{tool}` is not installed: run `bash deploy/test.sh` (it installs it through deploy/setup.sh --test)"
+    );
     ok
 }
 
@@ -802,11 +804,9 @@ fn logrotate_rotates_the_logs_of_a_running_capture() {
         .any(|l| l.contains("APPL-102-K ferrocap stopped")));
 }
 
-/// The same for the appliance. `ferrocap run` installs no SIGHUP handler
-/// yet, so SIGHUP kills it (exit 129) and the unit's `ExecReload` and the
-/// logrotate postrotate would stop the service: the fix is in
-/// `appliance/src/run.rs` (install `ferrocap_dataplane::log::signals` as
-/// `ferrocap capture` does). Run with `-- --ignored` once it is in.
+/// The same for the appliance: `ferrocap run` must survive the SIGHUP of
+/// the postrotate script (and of the unit's `ExecReload`) and go on writing
+/// to the new files.
 #[cfg(feature = "dpdk")]
 #[test]
 fn logrotate_rotates_the_logs_of_ferrocap_run() {
@@ -943,6 +943,8 @@ fn setup_runs_apt_get_only_for_missing_packages() {
         "logrotate",
         "man-db",
         "groff-base",
+        "chromium",
+        "chromium-driver",
     ];
     let all: Vec<&str> = base.iter().chain(&test_only).copied().collect();
 
