@@ -203,17 +203,14 @@ fn http(
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
         let size =
             usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
+        let Some(chunk) = b.get(eol + 2..eol + 2 + size).filter(|_| size > 0) else {
             break;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
+        };
+        out.extend_from_slice(chunk);
+        b = b.get(eol + 2 + size + 2..).unwrap_or(&[]);
     }
     out
 }

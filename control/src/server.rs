@@ -33,7 +33,7 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -69,7 +69,7 @@ impl Server {
             .build()
             .map_err(ServeError::Runtime)?;
         let router = crate::api::router(plane.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (tx, rx) = tokio::sync::watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("ferrocap-ctl-main".into())
             .spawn(move || {
@@ -77,13 +77,21 @@ impl Server {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-                        let _ = rx.await;
+                    let (mut graceful, mut deadline) = (rx.clone(), rx);
+                    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+                        let _ = graceful.changed().await;
                     });
-                    let _ = serve.await;
+                    // Requests still running (a long download) get 2 s
+                    // after the stop before they are cut.
+                    tokio::select! {
+                        _ = serve => {}
+                        () = async move {
+                            let _ = deadline.changed().await;
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        } => {}
+                    }
                 });
-                // Connections still open (a long download) get 2 s.
-                rt.shutdown_timeout(Duration::from_secs(2));
+                rt.shutdown_timeout(Duration::from_secs(1));
             })
             .map_err(ServeError::Runtime)?;
         log(catalog::CTLH_LISTENING, &[&local]);
@@ -111,7 +119,7 @@ impl Server {
 
     fn stop_now(&mut self) {
         if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
