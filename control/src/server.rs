@@ -39,9 +39,10 @@ pub struct Server {
 
 impl Server {
     /// Binds `addr` (port 0: any free port, see [`Server::local_addr`]) and
-    /// serves `plane`'s router on a tokio runtime with one worker thread
-    /// and at most two blocking threads, all spawned from the calling
-    /// thread (so they share its CPU affinity). Refuses a non-loopback
+    /// serves `plane`'s router on a single-threaded tokio runtime (its own
+    /// thread, plus at most two blocking threads for operations that wait
+    /// for the runtime), spawned from the calling thread (so they share its
+    /// CPU affinity). Refuses a non-loopback
     /// address when the plane has no token. Logs `CTLH-100` or `CTLH-110`.
     pub fn start(plane: &ControlPlane, addr: SocketAddr) -> Result<Server, ServeError> {
         let log = |entry, args: &[&dyn std::fmt::Display]| {
@@ -61,8 +62,7 @@ impl Server {
                 ServeError::Bind { addr, cause }
             })?;
         let local = listener.local_addr().unwrap_or(addr);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+        let rt = tokio::runtime::Builder::new_current_thread()
             .max_blocking_threads(2)
             .thread_name("ferrocap-ctl")
             .enable_all()
@@ -78,7 +78,8 @@ impl Server {
                         return;
                     };
                     let (mut graceful, mut deadline) = (rx.clone(), rx);
-                    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+                    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+                    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                         let _ = graceful.changed().await;
                     });
                     // Requests still running (a long download) get 2 s

@@ -333,8 +333,8 @@ impl ControlPlane {
     }
 
     /// Logs a refused request (`CTLH-120`).
-    pub(crate) fn log_refused(&self, method: &str, path: &str, why: &str) {
-        self.log(catalog::CTLH_REFUSED, &[&method, &path, &"client", &why]);
+    pub(crate) fn log_refused(&self, method: &str, path: &str, peer: &str, why: &str) {
+        self.log(catalog::CTLH_REFUSED, &[&method, &path, &peer, &why]);
     }
 
     fn compile(&self, text: &str) -> Result<Compiled, ControlError> {
