@@ -766,6 +766,25 @@ async fn dumps_create_start_stop_download_delete() {
     assert!(!path.with_file_name("web-1.1.pcap").exists());
     h.json("DELETE", "/api/v1/dumps/syn", "", StatusCode::OK)
         .await;
+    // The number of dumps is bounded.
+    for i in 0..crate::state::MAX_DUMPS {
+        h.json(
+            "POST",
+            "/api/v1/dumps",
+            &format!(r#"{{"name": "d{i}", "expression": "any", "start": false}}"#),
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let v = h
+        .json(
+            "POST",
+            "/api/v1/dumps",
+            r#"{"name": "one-more", "expression": "any", "start": false}"#,
+            StatusCode::CONFLICT,
+        )
+        .await;
+    assert!(error_message(&v).contains("delete one first"), "{v}");
     h.json(
         "GET",
         "/api/v1/dumps/web-1/download",
