@@ -4,6 +4,14 @@
 //! receiving, drains the rings, closes every dump (valid for tshark), logs a
 //! summary (`APPL-102-K`, `APPL-888-I`) and prints it to stderr.
 //!
+//! The outputs (the packet-logging expression and the `[[dump]]`s) are
+//! owned by a [`ferrocap_control::ControlPlane`]; unless `[control] enabled
+//! = false`, its HTTP server (API, `/metrics`, web page) is started from the
+//! main thread once the workers are taken, so its threads inherit the main
+//! lcore's affinity and never run on a worker's core. The main loop
+//! publishes the ports' counters (`rte_eth_stats`, link) to it every 250 ms,
+//! and the server is stopped before the rings are drained.
+//!
 //! Also [`live_capture`], the one-shot `ferrocap capture --eal` over every
 //! port the EAL arguments create.
 //!

@@ -203,17 +203,14 @@ fn http(
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
         let size =
             usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
+        let Some(chunk) = b.get(eol + 2..eol + 2 + size).filter(|_| size > 0) else {
             break;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
+        };
+        out.extend_from_slice(chunk);
+        b = b.get(eol + 2 + size + 2..).unwrap_or(&[]);
     }
     out
 }
@@ -430,10 +427,15 @@ fn hot_changes_under_traffic_keep_the_accounting_exact() {
                     addr,
                     "POST",
                     "/api/v1/dumps",
-                    r#"{"name": "hot", "expression": "tcpfl = SYN", "format": "pcap"}"#,
+                    r#"{"name": "hot", "expression": "tcpfl = SYN", "format": "pcap", "start": false}"#,
                     token,
                 );
                 assert_eq!(status, 201, "{v}");
+                assert_eq!(v["state"], "stopped");
+            }
+            20 => {
+                let (status, v) = json(addr, "POST", "/api/v1/dumps/hot/start", "", token);
+                assert_eq!(status, 200, "{v}");
                 assert_eq!(v["state"], "running");
             }
             60 => {
@@ -449,6 +451,7 @@ fn hot_changes_under_traffic_keep_the_accounting_exact() {
     let hot_written = hot_written.expect("stopped");
     assert!(hot_written > 0);
     let (_, s1) = json(addr, "GET", "/api/v1/status", "", None);
+    // 100 swaps, the dump's start and its stop.
     assert_eq!(n(&s1["generation"]), gen0 + 100 + 2, "{s1}");
 
     // The download opens in tshark with the API's frame count.

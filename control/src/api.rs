@@ -169,7 +169,11 @@ async fn auth(State(plane): State<ControlPlane>, req: Request, next: Next) -> Re
             Some(_) => None,
         };
         if let Some(why) = why {
-            plane.log_refused(req.method().as_str(), req.uri().path(), why);
+            let peer = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "?".to_owned(), |c| c.0.to_string());
+            plane.log_refused(req.method().as_str(), req.uri().path(), &peer, why);
             return ControlError::Unauthorized(format!(
                 "{why}: send Authorization: Bearer TOKEN ([control] token)"
             ))

@@ -20,10 +20,11 @@
 //!   over 64 KiB (413). Mutating requests need `Authorization: Bearer TOKEN`
 //!   when a token is set (401 otherwise); [`Server::start`] refuses a
 //!   non-loopback address without one.
-//! - **Own threads.** [`Server::start`] runs a small tokio runtime (one
-//!   worker thread plus at most two blocking threads) on threads it spawns
-//!   from the calling thread, so they inherit its CPU affinity: called from
-//!   DPDK's main lcore, the control plane never runs on a worker's core.
+//! - **Own threads.** [`Server::start`] runs a single-threaded tokio
+//!   runtime on its own thread, plus at most two blocking threads for the
+//!   operations that wait for the workers, all spawned from the calling
+//!   thread, so they inherit its CPU affinity: called from DPDK's main
+//!   lcore, the control plane never runs on a worker's core.
 //!
 //! The OpenAPI document is `control/openapi.json`, served at
 //! `/api/v1/openapi.json`; a test keeps it equal to the router's routes.

@@ -33,15 +33,16 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Server {
     /// Binds `addr` (port 0: any free port, see [`Server::local_addr`]) and
-    /// serves `plane`'s router on a tokio runtime with one worker thread
-    /// and at most two blocking threads, all spawned from the calling
-    /// thread (so they share its CPU affinity). Refuses a non-loopback
+    /// serves `plane`'s router on a single-threaded tokio runtime (its own
+    /// thread, plus at most two blocking threads for operations that wait
+    /// for the runtime), spawned from the calling thread (so they share its
+    /// CPU affinity). Refuses a non-loopback
     /// address when the plane has no token. Logs `CTLH-100` or `CTLH-110`.
     pub fn start(plane: &ControlPlane, addr: SocketAddr) -> Result<Server, ServeError> {
         let log = |entry, args: &[&dyn std::fmt::Display]| {
@@ -61,15 +62,14 @@ impl Server {
                 ServeError::Bind { addr, cause }
             })?;
         let local = listener.local_addr().unwrap_or(addr);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+        let rt = tokio::runtime::Builder::new_current_thread()
             .max_blocking_threads(2)
             .thread_name("ferrocap-ctl")
             .enable_all()
             .build()
             .map_err(ServeError::Runtime)?;
         let router = crate::api::router(plane.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (tx, rx) = tokio::sync::watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("ferrocap-ctl-main".into())
             .spawn(move || {
@@ -77,13 +77,22 @@ impl Server {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-                        let _ = rx.await;
+                    let (mut graceful, mut deadline) = (rx.clone(), rx);
+                    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+                    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                        let _ = graceful.changed().await;
                     });
-                    let _ = serve.await;
+                    // Requests still running (a long download) get 2 s
+                    // after the stop before they are cut.
+                    tokio::select! {
+                        _ = serve => {}
+                        () = async move {
+                            let _ = deadline.changed().await;
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        } => {}
+                    }
                 });
-                // Connections still open (a long download) get 2 s.
-                rt.shutdown_timeout(Duration::from_secs(2));
+                rt.shutdown_timeout(Duration::from_secs(1));
             })
             .map_err(ServeError::Runtime)?;
         log(catalog::CTLH_LISTENING, &[&local]);
@@ -111,7 +120,7 @@ impl Server {
 
     fn stop_now(&mut self) {
         if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();

@@ -23,6 +23,10 @@ use serde_json::{json, Value};
 /// The output name of the packet log.
 pub(crate) const PACKET_LOGGING: &str = "packet_logging";
 
+/// At most this many dumps are defined at once (each running one holds a
+/// ring per worker); creating another is 409.
+pub(crate) const MAX_DUMPS: usize = 64;
+
 /// Errors of the control plane's operations; the HTTP layer maps each to a
 /// status code (shown per variant).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -333,8 +337,8 @@ impl ControlPlane {
     }
 
     /// Logs a refused request (`CTLH-120`).
-    pub(crate) fn log_refused(&self, method: &str, path: &str, why: &str) {
-        self.log(catalog::CTLH_REFUSED, &[&method, &path, &"client", &why]);
+    pub(crate) fn log_refused(&self, method: &str, path: &str, peer: &str, why: &str) {
+        self.log(catalog::CTLH_REFUSED, &[&method, &path, &peer, &why]);
     }
 
     fn compile(&self, text: &str) -> Result<Compiled, ControlError> {
@@ -462,6 +466,11 @@ impl ControlPlane {
                 return Err(ControlError::Conflict(format!(
                     "a dump named \"{}\" exists",
                     req.name
+                )));
+            }
+            if reg.dumps.len() >= MAX_DUMPS {
+                return Err(ControlError::Conflict(format!(
+                    "{MAX_DUMPS} dumps are defined already: delete one first"
                 )));
             }
             if let Some((other, _)) = reg.dumps.iter().find(|(_, d)| d.spec.path == path) {

@@ -766,6 +766,25 @@ async fn dumps_create_start_stop_download_delete() {
     assert!(!path.with_file_name("web-1.1.pcap").exists());
     h.json("DELETE", "/api/v1/dumps/syn", "", StatusCode::OK)
         .await;
+    // The number of dumps is bounded.
+    for i in 0..crate::state::MAX_DUMPS {
+        h.json(
+            "POST",
+            "/api/v1/dumps",
+            &format!(r#"{{"name": "d{i}", "expression": "any", "start": false}}"#),
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let v = h
+        .json(
+            "POST",
+            "/api/v1/dumps",
+            r#"{"name": "one-more", "expression": "any", "start": false}"#,
+            StatusCode::CONFLICT,
+        )
+        .await;
+    assert!(error_message(&v).contains("delete one first"), "{v}");
     h.json(
         "GET",
         "/api/v1/dumps/web-1/download",
@@ -964,4 +983,31 @@ async fn metrics_have_every_contract_name_and_pass_promtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The server binds, answers over TCP, refuses a non-loopback address
+/// without a token, and shuts down.
+#[test]
+fn server_serves_and_stops() {
+    use std::io::{Read, Write};
+    let h = Harness::new(None);
+    let e =
+        crate::Server::start(&h.plane, "0.0.0.0:0".parse().expect("addr")).expect_err("no token");
+    assert!(matches!(e, crate::ServeError::NoToken(_)), "{e}");
+    let server =
+        crate::Server::start(&h.plane, "127.0.0.1:0".parse().expect("addr")).expect("start");
+    let addr = server.local_addr();
+    assert_ne!(addr.port(), 0);
+    // The port is taken now.
+    let e = crate::Server::start(&h.plane, addr).expect_err("in use");
+    assert!(matches!(e, crate::ServeError::Bind { .. }), "{e}");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.ends_with("{\"status\":\"ok\"}"), "{resp}");
+    server.shutdown();
+    assert!(std::net::TcpStream::connect(addr).is_err());
 }

@@ -612,3 +612,43 @@ fn max_packets_writes_exactly_that_many() {
     assert_eq!(o.dropped_limit, o.matched - 7);
     assert_eq!(count_packets(&path), 7);
 }
+
+#[test]
+fn latency_and_ring_gauges_are_in_the_snapshot() {
+    let dir = tmp();
+    let rt = Runtime::new(
+        RuntimeConfig {
+            workers: 1,
+            ring_slots: 1 << 14,
+            ..RuntimeConfig::default()
+        },
+        classifier(),
+        None,
+    )
+    .expect("runtime");
+    let path = dir.path().join("web.pcap");
+    rt.add_output(dump("web", "dport = 80", &path, DumpFormat::Pcap))
+        .expect("add");
+    let live = rt.snapshot();
+    assert_eq!(live.outputs[0].ring_capacity, 1 << 14);
+    assert_eq!(live.outputs[0].ring_used, [0]);
+    assert_eq!(live.outputs[0].latency_ns.count, 0);
+    // The frames are stamped in 2023: every latency is clamped to 1 hour.
+    let snap = run_sources(rt, vec![MemorySource::new(frames(4000, 0, 80))]);
+    snap.check(true).expect("identities");
+    let o = &snap.outputs[0];
+    assert_eq!(o.written, 1000);
+    let l = &o.latency_ns;
+    assert_eq!(l.count, o.written);
+    assert_eq!(l.sum, 1000 * 3_600_000_000_000);
+    assert!(
+        l.p50 >= 3_500_000_000_000 && l.p50 <= l.p99 && l.p99 <= l.max,
+        "{l:?}"
+    );
+    assert_eq!(l.buckets.len(), LATENCY_BUCKETS_NS.len());
+    assert!(
+        l.buckets.iter().all(|b| b[1] == 0),
+        "all beyond 10 s: {l:?}"
+    );
+    assert_eq!(o.ring_used, [0]);
+}
