@@ -29,38 +29,9 @@ use std::time::{Duration, Instant};
 use ferrocap_bench::gen::{self, presets};
 use ferrocap_dataplane::pcap::{DumpConfig, DumpFormat, DumpWriter, LINKTYPE_ETHERNET};
 
-/// The metric names of the control-plane contract (`CONTRACT.md`, "Metric
-/// names"): the dashboard and the alert rules may use no other.
-const CONTRACT_METRICS: &[&str] = &[
-    "ferrocap_build_info",
-    "ferrocap_uptime_seconds",
-    "ferrocap_port_rx_packets_total",
-    "ferrocap_port_rx_bytes_total",
-    "ferrocap_port_rx_missed_packets_total",
-    "ferrocap_port_rx_nombuf_total",
-    "ferrocap_port_rx_errors_total",
-    "ferrocap_port_link_up",
-    "ferrocap_worker_rx_packets_total",
-    "ferrocap_worker_rx_bytes_total",
-    "ferrocap_worker_matched_packets_total",
-    "ferrocap_worker_unmatched_packets_total",
-    "ferrocap_worker_dropped_packets_total",
-    "ferrocap_output_matched_packets_total",
-    "ferrocap_output_written_packets_total",
-    "ferrocap_output_written_bytes_total",
-    "ferrocap_output_dropped_packets_total",
-    "ferrocap_output_files_rotated_total",
-    "ferrocap_output_write_errors_total",
-    "ferrocap_output_failed",
-    "ferrocap_output_active",
-    "ferrocap_output_file_bytes",
-    "ferrocap_ring_occupancy_slots",
-    "ferrocap_ring_capacity_slots",
-    "ferrocap_log_messages_total",
-    "ferrocap_log_records_dropped_total",
-    "ferrocap_receive_to_write_latency_seconds",
-    "ferrocap_output_set_generation",
-];
+/// The metric names the control plane exports (`GET /metrics`): the
+/// dashboard and the alert rules may use no other.
+const CONTRACT_METRICS: &[&str] = ferrocap_control::metrics::METRIC_NAMES;
 
 /// The contract's histograms, whose series carry `_bucket`, `_sum`, `_count`.
 const CONTRACT_HISTOGRAMS: &[&str] = &["ferrocap_receive_to_write_latency_seconds"];

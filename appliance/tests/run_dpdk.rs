@@ -19,10 +19,15 @@ fn demo_pcap() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo.pcap")
 }
 
-/// The `[eal]` section with a unique file prefix and `cores` (`-l 0-1`, or `--lcores=…`).
+/// The `[eal]` section with a unique file prefix and `cores` (`-l 0-1`, or
+/// `--lcores=…`), and the control plane off (these tests run in parallel
+/// and do not use it; `control_dpdk.rs` does).
 fn eal(test: &str, cores: &str) -> String {
     format!(
-        r#"[eal]
+        r#"[control]
+enabled = false
+
+[eal]
 args = [{cores}, "--no-huge", "-m", "256", "--no-pci", "--no-telemetry", "--no-shconf",
         "--file-prefix=ferrocap-run-{}-{test}", "--log-level=lib.eal:warning"]
 "#,

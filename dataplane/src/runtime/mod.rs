@@ -242,6 +242,10 @@ pub(crate) struct Slot {
 pub(crate) struct Ring {
     pub(crate) full: ArrayQueue<Box<Slot>>,
     pub(crate) free: ArrayQueue<Box<Slot>>,
+    /// Slots the writer has taken out of `full` so far. Stored (never
+    /// read-modify-written) by the writer alone, before it counts the
+    /// packet as written or dropped; see [`output_snapshot`].
+    pub(crate) taken: AtomicU64,
 }
 
 impl Ring {
@@ -259,6 +263,7 @@ impl Ring {
         Ring {
             full: ArrayQueue::new(slots),
             free,
+            taken: AtomicU64::new(0),
         }
     }
 }
@@ -750,28 +755,43 @@ impl Runtime {
     }
 
     fn snapshot_locked(&self, control: &Control) -> Snapshot {
+        // Outputs first: what their writers have seen is a lower bound of
+        // what each worker matched (see `output_snapshot`), and the worker
+        // counts below are lifted to it, so that a live snapshot never shows
+        // a worker matching fewer packets than one of its outputs did.
+        let outputs: Vec<OutputSnapshot> = control
+            .writers
+            .iter()
+            .map(|w| output_snapshot(&w.output))
+            .collect();
         let workers = self
             .inner
             .workers
             .iter()
             .enumerate()
-            .map(|(i, w)| WorkerSnapshot {
-                worker: i,
-                rx: w.rx.load(Ordering::Acquire),
-                rx_bytes: w.rx_bytes.load(Ordering::Acquire),
-                matched: w.matched.load(Ordering::Acquire),
-                unmatched: w.unmatched.load(Ordering::Acquire),
+            .map(|(i, w)| {
+                let unmatched = w.unmatched.load(Ordering::Acquire);
+                let seen = outputs
+                    .iter()
+                    .filter_map(|o| o.per_worker.get(i))
+                    .map(|c| c[0])
+                    .max()
+                    .unwrap_or(0);
+                let matched = w.matched.load(Ordering::Acquire).max(seen);
+                WorkerSnapshot {
+                    worker: i,
+                    rx: matched + unmatched,
+                    rx_bytes: w.rx_bytes.load(Ordering::Acquire),
+                    matched,
+                    unmatched,
+                }
             })
             .collect();
         Snapshot {
             uptime_ms: u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             generation: control.generation,
             workers,
-            outputs: control
-                .writers
-                .iter()
-                .map(|w| output_snapshot(&w.output))
-                .collect(),
+            outputs,
             removed: control.removed.clone(),
         }
     }
@@ -813,24 +833,36 @@ impl Runtime {
     }
 }
 
+/// One output's counters at this moment.
+///
+/// Workers publish their counts every few bursts, while the writer counts
+/// as it goes, so the published `enqueued` can lag behind what the writer
+/// already took. The writer's own count is therefore read first (written
+/// and drops), then each ring's `taken` and then its length: every packet
+/// counted there was enqueued, so `taken + len` is a lower bound of the
+/// true enqueued count, and the snapshot shows the larger of the two. That
+/// keeps `matched = written + dropped + in_flight` true in every snapshot
+/// (not only after shutdown), with nothing added to the worker's path.
 fn output_snapshot(o: &OutputShared) -> OutputSnapshot {
+    let written = o.written.load(Ordering::Acquire);
+    let dropped_write_error = o.dropped_write_error.load(Ordering::Acquire);
+    let dropped_limit = o.dropped_limit.load(Ordering::Acquire);
     let per_worker: Vec<[u64; 3]> = o
         .per_worker
         .iter()
-        .map(|c| {
-            [
-                c.matched.load(Ordering::Acquire),
-                c.enqueued.load(Ordering::Acquire),
-                c.dropped_queue_full.load(Ordering::Acquire),
-            ]
+        .zip(&o.rings)
+        .map(|(c, ring)| {
+            let published = c.enqueued.load(Ordering::Acquire);
+            let dropped = c.dropped_queue_full.load(Ordering::Acquire);
+            let taken = ring.taken.load(Ordering::Acquire);
+            let seen = taken + ring.full.len() as u64;
+            let enqueued = published.max(seen);
+            [enqueued + dropped, enqueued, dropped]
         })
         .collect();
     let matched = per_worker.iter().map(|c| c[0]).sum();
     let enqueued = per_worker.iter().map(|c| c[1]).sum();
     let dropped_queue_full = per_worker.iter().map(|c| c[2]).sum();
-    let written = o.written.load(Ordering::Acquire);
-    let dropped_write_error = o.dropped_write_error.load(Ordering::Acquire);
-    let dropped_limit = o.dropped_limit.load(Ordering::Acquire);
     let in_flight = u64::saturating_sub(
         matched,
         written + dropped_queue_full + dropped_write_error + dropped_limit,

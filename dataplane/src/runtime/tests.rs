@@ -652,3 +652,84 @@ fn latency_and_ring_gauges_are_in_the_snapshot() {
     );
     assert_eq!(o.ring_used, [0]);
 }
+
+/// Workers publish their counts rarely here (the writer flushes every
+/// millisecond), so the writer's counts run far ahead of the published
+/// ones; every live snapshot must still add up, as the status page and the
+/// metrics show them.
+#[test]
+fn live_snapshots_add_up_while_workers_rarely_publish() {
+    let dir = tmp();
+    let rt = Runtime::new(
+        RuntimeConfig {
+            workers: 2,
+            ring_slots: 1 << 12,
+            publish_every: u32::MAX,
+            flush_interval: Duration::from_millis(1),
+            ..RuntimeConfig::default()
+        },
+        classifier(),
+        None,
+    )
+    .expect("runtime");
+    let web = dir.path().join("web.pcap");
+    rt.add_output(dump("web", "dport = 80", &web, DumpFormat::Pcap))
+        .expect("add");
+    let workers = rt.workers().expect("workers");
+    let mut ahead = 0;
+    /// Stops the workers when dropped, so a failed assertion below ends
+    /// the test instead of leaving the looping workers running.
+    struct StopOnDrop<'a>(&'a Runtime);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.stop();
+        }
+    }
+    std::thread::scope(|s| {
+        let _stop = StopOnDrop(&rt);
+        let mut handles = Vec::new();
+        for (mut w, input) in workers
+            .into_iter()
+            .zip([frames(500, 0, 64), frames(300, 1, 64)])
+        {
+            handles.push(s.spawn(move || {
+                let mut src = MemorySource::looping(input);
+                w.run(&mut src).expect("run");
+            }));
+        }
+        let mut written_before = 0;
+        for _ in 0..300 {
+            let snap = rt.snapshot();
+            snap.check(false).expect("a live snapshot adds up");
+            let o = &snap.outputs[0];
+            assert!(o.written <= o.matched, "{o:?}");
+            for (i, w) in snap.workers.iter().enumerate() {
+                assert!(w.matched >= o.per_worker[i][0], "{w:?} {o:?}");
+            }
+            // The writer saw more than the workers published.
+            let published: u64 = rt
+                .inner
+                .workers
+                .iter()
+                .map(|w| w.matched.load(Ordering::Acquire))
+                .sum();
+            if o.written > published {
+                ahead += 1;
+            }
+            assert!(o.written >= written_before, "written never goes back");
+            written_before = o.written;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        rt.stop();
+        for h in handles {
+            h.join().expect("worker");
+        }
+    });
+    assert!(
+        ahead > 0,
+        "the writer never ran ahead of the published counts"
+    );
+    rt.finish(Duration::from_secs(5))
+        .check(true)
+        .expect("identities at the end");
+}

@@ -126,9 +126,14 @@ fn run(out: &OutputShared, mut sink: Sink, flush_interval: Duration) {
         let stopping = out.stop.load(Ordering::Acquire);
         let mut got = 0usize;
         for ring in &out.rings {
+            let mut taken = ring.taken.load(Ordering::Relaxed);
             // Bounded per ring so one busy worker cannot starve the flush.
             for _ in 0..4096 {
                 let Some(slot) = ring.full.pop() else { break };
+                // Before the packet is counted written or dropped (see
+                // `output_snapshot`); only this thread stores it.
+                taken += 1;
+                ring.taken.store(taken, Ordering::Release);
                 sink.write(out, &slot);
                 latency.record(now_ns().saturating_sub(slot.ts_ns));
                 let _ = ring.free.push(slot);
