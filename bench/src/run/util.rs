@@ -1,0 +1,228 @@
+//! Helpers shared by the scenarios: medians, child processes with a time
+//! limit, free loopback ports, perf profiles, generated captures.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use ferrocap_bench::gen::{self, GenConfig};
+use ferrocap_dataplane::expr::{compile, Directory, InterfaceKind};
+use ferrocap_dataplane::pcap::{DumpConfig, DumpFormat, DumpWriter};
+
+/// The median of `v` (sorts it); `None` when empty.
+pub(crate) fn median(v: &mut [f64]) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// Whether `prog` is on the PATH.
+pub(crate) fn which(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+}
+
+/// Waits for `child` for at most `limit`, killing it after that. Returns
+/// its output and the wall-clock time it ran.
+pub(crate) fn wait_limited(mut child: Child, limit: Duration) -> anyhow::Result<(Output, Duration)> {
+    let t = Instant::now();
+    // Drain the pipes in threads so a chatty child never blocks.
+    let mut so = child.stdout.take();
+    let mut se = child.stderr.take();
+    let ho = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(s) = so.as_mut() {
+            let _ = s.read_to_end(&mut b);
+        }
+        b
+    });
+    let he = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(s) = se.as_mut() {
+            let _ = s.read_to_end(&mut b);
+        }
+        b
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().context("waiting for a child")? {
+            break s;
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            break child.wait().context("waiting for a killed child")?;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = t.elapsed();
+    let stdout = ho.join().unwrap_or_default();
+    let stderr = he.join().unwrap_or_default();
+    Ok((
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        elapsed,
+    ))
+}
+
+/// Runs `cmd` with piped output and a time limit; fails on a non-zero
+/// exit with the end of its stderr.
+pub(crate) fn run_timed(cmd: &mut Command, limit: Duration) -> anyhow::Result<(Output, Duration)> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    let (out, t) = wait_limited(child, limit)?;
+    if !out.status.success() {
+        return Err(anyhow!(
+            "{:?} failed ({}): {}",
+            cmd.get_program(),
+            out.status,
+            tail(&String::from_utf8_lossy(&out.stderr), 600)
+        ));
+    }
+    Ok((out, t))
+}
+
+/// The last `n` bytes of `s` (on a char boundary).
+pub(crate) fn tail(s: &str, n: usize) -> String {
+    let mut start = s.len().saturating_sub(n);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    s[start..].trim().to_owned()
+}
+
+/// A loopback TCP port that was free a moment ago.
+pub(crate) fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
+    Ok(l.local_addr().context("local address")?.port())
+}
+
+/// Sends SIGINT to `pid` (through kill(1): no unsafe code here).
+pub(crate) fn interrupt(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// A running `perf record`, stopped by [`Profiler::report`].
+pub(crate) struct Profiler {
+    child: Child,
+    data: PathBuf,
+}
+
+impl Profiler {
+    /// Starts `perf record` on `pid`; `None` when perf is missing or
+    /// refuses.
+    pub(crate) fn attach(pid: u32, data: &Path) -> Option<Profiler> {
+        which("perf")?;
+        let child = Command::new("perf")
+            .args(["record", "-F", "999", "-q", "-o"])
+            .arg(data)
+            .args(["-p", &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        // perf needs a moment to attach.
+        std::thread::sleep(Duration::from_millis(300));
+        Some(Profiler {
+            child,
+            data: data.to_path_buf(),
+        })
+    }
+
+    /// Stops recording and returns the top of `perf report`.
+    pub(crate) fn report(self) -> Option<String> {
+        interrupt(self.child.id());
+        let _ = wait_limited(self.child, Duration::from_secs(30));
+        perf_report(&self.data)
+    }
+}
+
+/// The hottest symbols of a perf.data file, as text.
+pub(crate) fn perf_report(data: &Path) -> Option<String> {
+    let out = Command::new("perf")
+        .args(["report", "--stdio", "--no-children", "--sort", "comm,dso,symbol"])
+        .args(["--percent-limit", "1.5", "-i"])
+        .arg(data)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .take(25)
+        .collect();
+    if lines.is_empty() {
+        None
+    } else {
+        Some(lines.join("\n"))
+    }
+}
+
+/// Writes `cfg`'s packets to `path` as classic pcap, `fraction` of them
+/// matching `expr` (compiled with every packet on interface `Internet`,
+/// every route to it). Returns the number of packets and of bytes.
+pub(crate) fn write_capture(
+    path: &Path,
+    cfg: &GenConfig,
+    expr: &str,
+    fraction: f64,
+) -> anyhow::Result<(u64, u64)> {
+    let dir = Directory::builder()
+        .interface("Internet", InterfaceKind::Ethernet)
+        .route("0.0.0.0/0", "Internet")
+        .route("::/0", "Internet")
+        .build()
+        .context("directory")?;
+    let matcher = compile(expr, &dir)
+        .map_err(|e| anyhow!("{expr:?}: {e}"))?
+        .matcher;
+    let sel = gen::MatchSelection {
+        matcher: &matcher,
+        directory: &dir,
+        default_interface: Some("Internet"),
+        fraction,
+    };
+    let mut w = DumpWriter::create(
+        path,
+        DumpConfig {
+            format: DumpFormat::Pcap,
+            ..DumpConfig::default()
+        },
+    )?;
+    let mut n = 0;
+    for p in gen::select(cfg, sel)? {
+        let p = p?;
+        let mut rec = p.as_record();
+        rec.interface = 0;
+        w.write(&rec)?;
+        n += 1;
+    }
+    let bytes = w.bytes_written();
+    w.finish()?;
+    Ok((n, bytes))
+}
+
+/// Counts the records of a capture file.
+pub(crate) fn count_records(path: &Path) -> anyhow::Result<u64> {
+    let mut r = ferrocap_dataplane::pcap::CaptureReader::open(path)?;
+    let mut n = 0;
+    while r.next_record()?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
