@@ -8,9 +8,7 @@
 //! checks this by comparing match counts.
 #![forbid(unsafe_code)]
 
-use ferrocap_dataplane::expr::{
-    Direction, Directory, DirectoryError, InterfaceKind, PacketMeta,
-};
+use ferrocap_dataplane::expr::{Direction, Directory, DirectoryError, InterfaceKind, PacketMeta};
 
 use crate::gen::{self, presets, DirectionRule, GenInterface};
 

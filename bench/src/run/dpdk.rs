@@ -76,9 +76,11 @@ fn packets(ctx: &Ctx) -> u64 {
 
 /// Generates (once) the input of `shape` at match rate `rate`.
 fn input(ctx: &Ctx, shape: Shape, rate: f64) -> anyhow::Result<PathBuf> {
-    let path = ctx
-        .work
-        .join(format!("in-{}-{}.pcap", shape.label, (rate * 1000.0) as u32));
+    let path = ctx.work.join(format!(
+        "in-{}-{}.pcap",
+        shape.label,
+        (rate * 1000.0) as u32
+    ));
     if !path.exists() {
         let cfg = (shape.size)(7, packets(ctx));
         util::write_capture(&path, &cfg, EXPR, rate)?;
@@ -199,8 +201,16 @@ fn run_ferrocap(ctx: &mut Ctx, o: &FcOpts<'_>) -> anyhow::Result<FcRun> {
     })
 }
 
-/// Runs dpdk-testpmd rxonly on `input` for the scenario duration; Mpps.
-fn run_testpmd(ctx: &mut Ctx, input: &Path) -> anyhow::Result<f64> {
+/// What one testpmd run measured.
+struct TpRun {
+    mpps: f64,
+    /// Packets per CPU-second of all its threads while forwarding, in
+    /// millions.
+    mpps_per_cpu: Option<f64>,
+}
+
+/// Runs dpdk-testpmd rxonly on `input` for the scenario duration.
+fn run_testpmd(ctx: &mut Ctx, input: &Path) -> anyhow::Result<TpRun> {
     if which("dpdk-testpmd").is_none() {
         bail!("dpdk-testpmd is not installed (Debian: apt-get install dpdk)");
     }
@@ -267,9 +277,12 @@ fn run_testpmd(ctx: &mut Ctx, input: &Path) -> anyhow::Result<f64> {
             util::tail(&format!("{}\n{err}", lines.join("\n")), 600)
         );
     };
+    let pid = child.id();
+    let cpu0 = util::cpu_seconds(pid);
     std::thread::sleep(Duration::from_secs_f64(ctx.duration));
     let t1 = Instant::now();
-    util::interrupt(child.id());
+    let cpu1 = util::cpu_seconds(pid);
+    util::interrupt(pid);
     let (_, _) = util::wait_limited(child, Duration::from_secs(30))?;
     let _ = reader.join();
     lines.extend(rx.try_iter().map(|(_, l)| l));
@@ -285,7 +298,11 @@ fn run_testpmd(ctx: &mut Ctx, input: &Path) -> anyhow::Result<f64> {
                 .and_then(|n| n.parse::<f64>().ok())
         })
         .ok_or_else(|| anyhow!("no accumulated RX-packets in testpmd's output"))?;
-    Ok(total / (t1 - t0).as_secs_f64() / 1e6)
+    let cpu = cpu0.zip(cpu1).map(|(a, b)| b - a).filter(|c| *c > 0.0);
+    Ok(TpRun {
+        mpps: total / (t1 - t0).as_secs_f64() / 1e6,
+        mpps_per_cpu: cpu.map(|c| total / c / 1e6),
+    })
 }
 
 fn worst(rows: &[Row]) -> Option<f64> {
@@ -337,13 +354,17 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
         let mut ours = Vec::new();
         let mut cpu = Vec::new();
         let mut peer = Vec::new();
+        let mut peer_cpu = Vec::new();
         let mut last_summary = Value::Null;
         for round in 0..rounds {
             if !latency_only {
                 ctx.progress
                     .step(&format!("{label}: dpdk-testpmd (round {})", round + 1));
                 match run_testpmd(ctx, &input) {
-                    Ok(v) => peer.push(v),
+                    Ok(v) => {
+                        peer.push(v.mpps);
+                        peer_cpu.extend(v.mpps_per_cpu);
+                    }
                     Err(e) => errors.push(format!("{label}: testpmd: {e:#}")),
                 }
             }
@@ -389,8 +410,16 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
         };
         row.extra.insert("size".into(), json!(shape.label));
         row.extra.insert("match_rate".into(), json!(rate));
-        if let Some(c) = median(&mut cpu) {
-            row.extra.insert("ferrocap_mpps_per_worker_cpu_s".into(), json!(c));
+        let (c, pc) = (median(&mut cpu), median(&mut peer_cpu));
+        if let Some(c) = c {
+            row.extra
+                .insert("ferrocap_mpps_per_worker_cpu_s".into(), json!(c));
+        }
+        if let Some(pc) = pc {
+            row.extra.insert("testpmd_mpps_per_cpu_s".into(), json!(pc));
+        }
+        if let Some((c, pc)) = c.zip(pc) {
+            row.extra.insert("ratio_per_cpu_s".into(), json!(c / pc));
         }
         for k in ["matched", "written", "dropped"] {
             if let Some(v) = last_summary.get(k) {
@@ -404,7 +433,9 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
     r.notes.push(format!(
         "{} packets per input held in mbufs (infinite_rx), {} s per run, median of {rounds} \
          round(s) per side, testpmd and ferrocap alternate; 2 lcores (main + 1 worker); \
-         100% rows write every packet to a pcap dump (no target)",
+         100% rows write every packet to a pcap dump (no target). results.json also has \
+         each side's Mpps per CPU-second (ratio_per_cpu_s): on a shared machine, where the \
+         worker does not get a whole CPU, that ratio is the fairer one",
         packets(ctx),
         ctx.duration
     ));
@@ -450,10 +481,7 @@ pub(crate) fn run_scaling(ctx: &mut Ctx) -> ScenarioResult {
         Err(e) => return r.fail(format!("{e:#}")),
     };
     let mut one = None;
-    for (workers, lcores) in [
-        (1, vec!["-l", "0-1"]),
-        (2, vec!["--lcores=0@0,1@1,2@0"]),
-    ] {
+    for (workers, lcores) in [(1, vec!["-l", "0-1"]), (2, vec!["--lcores=0@0,1@1,2@0"])] {
         ctx.progress.step(&format!("{workers} worker(s)"));
         let inputs: Vec<&Path> = (0..workers).map(|_| input.as_path()).collect();
         let o = FcOpts {
@@ -575,7 +603,10 @@ pub(crate) fn latency(ctx: &Ctx) -> ScenarioResult {
         for (path, lat) in found {
             let mut any = false;
             for (name, keys) in PERCENTILES {
-                if let Some(v) = keys.iter().find_map(|k| lat.get(*k).and_then(Value::as_f64)) {
+                if let Some(v) = keys
+                    .iter()
+                    .find_map(|k| lat.get(*k).and_then(Value::as_f64))
+                {
                     let mut row = Row {
                         label: format!("{label} {name}"),
                         ferrocap: Some(v / 1000.0),
@@ -610,8 +641,7 @@ fn scrape(addr: SocketAddr, bytes: &AtomicU64) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    if s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         .is_err()
     {
         return false;

@@ -50,7 +50,11 @@ fn output(prog: &str, args: &[&str]) -> Option<String> {
     } else {
         out.stdout
     };
-    let s = String::from_utf8_lossy(&text).lines().next()?.trim().to_owned();
+    let s = String::from_utf8_lossy(&text)
+        .lines()
+        .next()?
+        .trim()
+        .to_owned();
     (!s.is_empty()).then_some(s)
 }
 

@@ -64,17 +64,15 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
             Ok(b) => b,
             Err(e) => return r.fail(format!("{}: BPF: {e}", case.label)),
         };
-        compiled.push(Compiled {
-            case,
-            matcher,
-            bpf,
-        });
+        compiled.push(Compiled { case, matcher, bpf });
     }
     let mut worst: Option<f64> = None;
     let mut mismatches = Vec::new();
     for c in &compiled {
-        ctx.progress
-            .step(&format!("{} ({} packets × {rounds} rounds)", c.case.label, n));
+        ctx.progress.step(&format!(
+            "{} ({} packets × {rounds} rounds)",
+            c.case.label, n
+        ));
         let (ma, mb) = (ours(&c.matcher, &meta, &pkts), theirs(&c.bpf, &pkts));
         if ma != mb {
             mismatches.push(format!(

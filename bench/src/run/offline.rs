@@ -91,7 +91,9 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
         "ferrocap capture -r IN -w OUT 'port = 137-139 | port = 445' vs tcpdump -r IN -w OUT \
          '(tcp or udp) and (portrange 137-139 or port 445)', 64-byte frames, 5% matching",
     );
-    r.target = Some(format!("tcpdump time / ferrocap time >= {TARGET} on one file"));
+    r.target = Some(format!(
+        "tcpdump time / ferrocap time >= {TARGET} on one file"
+    ));
     let bin = match ctx.ferrocap() {
         Ok(b) => b.to_path_buf(),
         Err(e) => return r.skip(e),
@@ -100,8 +102,14 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
         return r.skip("tcpdump is not installed");
     }
     let root = is_root();
-    let (n, rounds) = if ctx.quick { (200_000, 1) } else { (1_000_000, 5) };
-    let files = std::thread::available_parallelism().map_or(2, |c| c.get()).max(2);
+    let (n, rounds) = if ctx.quick {
+        (100_000, 1)
+    } else {
+        (1_000_000, 5)
+    };
+    let files = std::thread::available_parallelism()
+        .map_or(2, |c| c.get())
+        .max(2);
     ctx.progress.step("generating inputs");
     let one = ctx.work.join("offline-1.pcap");
     let many: Vec<PathBuf> = (0..files)
@@ -194,7 +202,10 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
     }
     let (a, b) = (median(&mut ma), median(&mut mb));
     let mut row = Row {
-        label: format!("{files} files × {} packets, {files} processes", n / files as u64),
+        label: format!(
+            "{files} files × {} packets, {files} processes",
+            n / files as u64
+        ),
         ferrocap: a,
         peer: b,
         unit: "s".into(),
@@ -217,7 +228,8 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
         let _ = std::fs::remove_file(out_b(i));
     }
     if r.target_met == Some(false) && ctx.profile {
-        ctx.progress.step("profiling ferrocap capture (perf record)");
+        ctx.progress
+            .step("profiling ferrocap capture (perf record)");
         let data = ctx.work.join("perf-offline.data");
         let st = Command::new("perf")
             .args(["record", "-F", "999", "-q", "-o"])

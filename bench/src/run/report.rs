@@ -296,7 +296,10 @@ fn charts(res: &Results) -> Vec<(&'static str, &'static str, String)> {
             series: vec![
                 (
                     "ferrocap (1 worker)".into(),
-                    sizes.iter().map(|s| pick(s).and_then(|r| r.ferrocap)).collect(),
+                    sizes
+                        .iter()
+                        .map(|s| pick(s).and_then(|r| r.ferrocap))
+                        .collect(),
                 ),
                 (
                     "dpdk-testpmd rxonly".into(),
@@ -406,7 +409,10 @@ pub(crate) fn write(dir: &Path, res: &Results) -> std::io::Result<()> {
         e.ferrocap.as_deref().unwrap_or("not found"),
         e.git_commit.as_deref().unwrap_or("?"),
     );
-    let _ = writeln!(s, "## Summary\n\n| scenario | result | ratio | target |\n|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "## Summary\n\n| scenario | result | ratio | target |\n|---|---|---|---|"
+    );
     for r in &res.scenarios {
         let _ = writeln!(
             s,
@@ -451,13 +457,18 @@ pub(crate) fn write(dir: &Path, res: &Results) -> std::io::Result<()> {
             s,
             "Result: **{}**{}{}\n",
             verdict(r),
-            r.reason.as_deref().map_or(String::new(), |x| format!(": {x}")),
+            r.reason
+                .as_deref()
+                .map_or(String::new(), |x| format!(": {x}")),
             r.target
                 .as_deref()
                 .map_or(String::new(), |t| format!(" (target: {t})"))
         );
         if !r.rows.is_empty() {
-            let _ = writeln!(s, "| case | ferrocap | peer | unit | ratio | target |\n|---|---|---|---|---|---|");
+            let _ = writeln!(
+                s,
+                "| case | ferrocap | peer | unit | ratio | target |\n|---|---|---|---|---|---|"
+            );
             for row in &r.rows {
                 let _ = writeln!(
                     s,
@@ -475,6 +486,18 @@ pub(crate) fn write(dir: &Path, res: &Results) -> std::io::Result<()> {
                 );
             }
             s.push('\n');
+            for row in &r.rows {
+                if let Some(x) = extra_f64(row, "ratio_per_cpu_s") {
+                    let _ = writeln!(
+                        s,
+                        "- {} per CPU-second: ferrocap {} Mpps, testpmd {} Mpps, ratio {}",
+                        row.label,
+                        num(extra_f64(row, "ferrocap_mpps_per_worker_cpu_s")),
+                        num(extra_f64(row, "testpmd_mpps_per_cpu_s")),
+                        num(Some(x))
+                    );
+                }
+            }
         }
         for n in &r.notes {
             let _ = writeln!(s, "- {n}");
@@ -485,7 +508,8 @@ pub(crate) fn write(dir: &Path, res: &Results) -> std::io::Result<()> {
                 "\nWhere the time goes (`perf record -F 999`, `perf report --no-children`, top symbols):\n\n```\n{p}\n```"
             );
         } else if r.target_met == Some(false) {
-            let _ = writeln!(
+            let _ =
+                writeln!(
                 s,
                 "\nNo profile in this run ({}); run without --quick on a machine where perf works.",
                 if res.quick { "--quick" } else { "perf unavailable or --no-profile" }
@@ -501,7 +525,14 @@ mod tests {
 
     #[test]
     fn nice_max_rounds_up_to_1_2_2p5_5() {
-        for (v, want) in [(0.7, 1.0), (1.3, 2.0), (2.2, 2.5), (3.1, 5.0), (7.0, 10.0), (0.0, 1.0)] {
+        for (v, want) in [
+            (0.7, 1.0),
+            (1.3, 2.0),
+            (2.2, 2.5),
+            (3.1, 5.0),
+            (7.0, 10.0),
+            (0.0, 1.0),
+        ] {
             assert_eq!(nice_max(v), want, "{v}");
         }
     }

@@ -27,7 +27,10 @@ pub(crate) fn which(prog: &str) -> Option<PathBuf> {
 
 /// Waits for `child` for at most `limit`, killing it after that. Returns
 /// its output and the wall-clock time it ran.
-pub(crate) fn wait_limited(mut child: Child, limit: Duration) -> anyhow::Result<(Output, Duration)> {
+pub(crate) fn wait_limited(
+    mut child: Child,
+    limit: Duration,
+) -> anyhow::Result<(Output, Duration)> {
     let t = Instant::now();
     // Drain the pipes in threads so a chatty child never blocks.
     let mut so = child.stdout.take();
@@ -153,7 +156,13 @@ impl Profiler {
 /// The hottest symbols of a perf.data file, as text.
 pub(crate) fn perf_report(data: &Path) -> Option<String> {
     let out = Command::new("perf")
-        .args(["report", "--stdio", "--no-children", "--sort", "comm,dso,symbol"])
+        .args([
+            "report",
+            "--stdio",
+            "--no-children",
+            "--sort",
+            "comm,dso,symbol",
+        ])
         .args(["--percent-limit", "1.5", "-i"])
         .arg(data)
         .stdin(Stdio::null())
@@ -225,4 +234,20 @@ pub(crate) fn count_records(path: &Path) -> anyhow::Result<u64> {
         n += 1;
     }
     Ok(n)
+}
+
+/// CPU time (user + system) all threads of `pid` used so far, in seconds
+/// (clock ticks of 10 ms); `None` when /proc does not say.
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
+    let mut ticks = 0u64;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(t.ok()?.path().join("stat")).ok()?;
+        let (_, rest) = stat.rsplit_once(')')?;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // After the command: state is field 3, utime 14, stime 15.
+        let u: u64 = f.get(11)?.parse().ok()?;
+        let s: u64 = f.get(12)?.parse().ok()?;
+        ticks = ticks.saturating_add(u).saturating_add(s);
+    }
+    Some(ticks as f64 / 100.0)
 }
