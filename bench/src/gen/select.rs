@@ -49,6 +49,7 @@ pub struct Selected<'a> {
     other: VecDeque<GenPacket>,
     last_ts: u64,
     failed: bool,
+    max_tries: u64,
 }
 
 /// Generates `cfg.packets` packets of which `sel.fraction` match
@@ -76,6 +77,7 @@ pub fn select<'a>(
         other: VecDeque::new(),
         last_ts: 0,
         failed: false,
+        max_tries: MAX_TRIES,
     })
 }
 
@@ -114,7 +116,7 @@ impl Selected<'_> {
             if let Some(p) = q.pop_front() {
                 return Ok(p);
             }
-            if tries >= MAX_TRIES {
+            if tries >= self.max_tries {
                 return Err(GenConfigError::MatchTooRare {
                     matching: want,
                     tried: tries,
@@ -161,5 +163,80 @@ impl Iterator for Selected<'_> {
                 Some(Err(e))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::presets;
+    use ferrocap_dataplane::expr::{compile, InterfaceKind};
+
+    fn dir() -> Directory {
+        Directory::builder()
+            .interface("Internet", InterfaceKind::Ethernet)
+            .route("0.0.0.0/0", "Internet")
+            .route("::/0", "Internet")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_share_of_matching_packets_is_exact_and_output_is_deterministic() {
+        let dir = dir();
+        let expr = r#"if = "Internet" & (port = 137-139 | port = 445)"#;
+        let m = compile(expr, &dir).unwrap().matcher;
+        let meta = PacketMeta {
+            iif: dir.interface_index("Internet"),
+            ..PacketMeta::default()
+        };
+        for (fraction, want) in [(0.0, 0), (0.01, 20), (0.25, 500), (1.0, 2000)] {
+            let cfg = presets::small64(5, 2000);
+            let run = || -> Vec<GenPacket> {
+                let sel = MatchSelection {
+                    matcher: &m,
+                    directory: &dir,
+                    default_interface: Some("Internet"),
+                    fraction,
+                };
+                select(&cfg, sel).unwrap().map(Result::unwrap).collect()
+            };
+            let pkts = run();
+            assert_eq!(pkts.len(), 2000);
+            let n = pkts.iter().filter(|p| m.matches(&meta, &p.frame)).count();
+            assert_eq!(n, want, "fraction {fraction}");
+            assert!(pkts.windows(2).all(|w| w[0].ts_nanos < w[1].ts_nanos));
+            assert_eq!(pkts, run(), "fraction {fraction}");
+        }
+    }
+
+    #[test]
+    fn bad_fractions_and_impossible_matches_are_errors() {
+        let dir = dir();
+        let m = compile("daddr = 203.0.113.99", &dir).unwrap().matcher;
+        let cfg = presets::small64(1, 10);
+        let sel = |fraction| MatchSelection {
+            matcher: &m,
+            directory: &dir,
+            default_interface: None,
+            fraction,
+        };
+        for f in [-0.1, 1.5, f64::NAN] {
+            assert!(matches!(
+                select(&cfg, sel(f)),
+                Err(GenConfigError::BadFraction { .. })
+            ));
+        }
+        let mut it = select(&cfg, sel(0.5)).unwrap();
+        it.max_tries = 500;
+        // The first packet already should match (0.5 rounds up).
+        assert_eq!(
+            it.next().unwrap(),
+            Err(GenConfigError::MatchTooRare {
+                matching: true,
+                tried: 500
+            })
+        );
+        assert!(it.next().is_none(), "stops after the error");
     }
 }

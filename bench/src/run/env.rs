@@ -23,7 +23,8 @@ pub(crate) struct Environment {
     pub libpcap_version: Option<String>,
     /// First line of `tcpdump --version`.
     pub tcpdump_version: Option<String>,
-    /// `git rev-parse HEAD`, with `-dirty` when the tree has changes.
+    /// `git rev-parse HEAD` of the source tree ferrocap-bench was built
+    /// from, with `-dirty` when the tree has changes.
     pub git_commit: Option<String>,
     /// UTC date and time of the run.
     pub date: Option<String>,
@@ -76,9 +77,14 @@ impl Environment {
                     .and_then(|v| v.parse::<u64>().ok())
             })
             .map(|kib| kib / 1024);
-        let git = output("git", &["rev-parse", "HEAD"]).map(|c| {
-            let dirty = output("git", &["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
+        // The source tree this tool was built from.
+        let src = env!("CARGO_MANIFEST_DIR");
+        let git = output("git", &["-C", src, "rev-parse", "HEAD"]).map(|c| {
+            let dirty = output(
+                "git",
+                &["-C", src, "status", "--porcelain", "--untracked-files=no"],
+            )
+            .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{c}-dirty")
             } else {

@@ -46,8 +46,8 @@ pub(crate) fn table(res: &Results) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<9} {:<34} {:>11} {:>11} {:>8} {:<13} {}",
-        "scenario", "case", "ferrocap", "peer", "ratio", "unit", "target"
+        "{:<9} {:<34} {:>11} {:>11} {:>8} {:<13} target",
+        "scenario", "case", "ferrocap", "peer", "ratio", "unit"
     );
     for r in &res.scenarios {
         if r.rows.is_empty() {
