@@ -421,6 +421,13 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
         if let Some((c, pc)) = c.zip(pc) {
             row.extra.insert("ratio_per_cpu_s".into(), json!(c / pc));
         }
+        let cpu_s: f64 = last_summary["worker_cpu_s"]
+            .as_array()
+            .map_or(0.0, |a| a.iter().filter_map(Value::as_f64).sum());
+        if let Some(d) = last_summary["duration_s"].as_f64().filter(|d| *d > 0.0) {
+            row.extra
+                .insert("ferrocap_worker_cpu_share".into(), json!(cpu_s / d));
+        }
         for k in ["matched", "written", "dropped"] {
             if let Some(v) = last_summary.get(k) {
                 row.extra.insert(k.into(), v.clone());

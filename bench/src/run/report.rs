@@ -90,6 +90,17 @@ pub(crate) fn table(res: &Results) -> String {
     s
 }
 
+/// An axis tick: at most 3 decimals, no trailing zeros.
+fn tick(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".into()
+    } else {
+        s.to_owned()
+    }
+}
+
 /// A grouped bar chart: one group per category, one bar per series.
 pub(crate) struct Chart<'a> {
     pub title: &'a str,
@@ -172,7 +183,7 @@ impl Chart<'_> {
                 left + pw,
                 left - 6.0,
                 yy + 4.0,
-                num(Some(t))
+                tick(t)
             );
         }
         let _ = writeln!(
@@ -333,6 +344,19 @@ fn charts(res: &Results) -> Vec<(&'static str, &'static str, String)> {
                 .collect();
             if v.iter().filter(|x| x.is_some()).count() > 1 {
                 series.push((format!("ferrocap {s}"), v));
+                let peer: Vec<Option<f64>> = rates
+                    .iter()
+                    .map(|rate| {
+                        d.rows
+                            .iter()
+                            .find(|r| {
+                                extra_str(r, "size").as_deref() == Some(s)
+                                    && extra_f64(r, "match_rate") == Some(*rate)
+                            })
+                            .and_then(|r| r.peer)
+                    })
+                    .collect();
+                series.push((format!("testpmd {s}"), peer));
             }
         }
         if !series.is_empty() {
@@ -490,11 +514,14 @@ pub(crate) fn write(dir: &Path, res: &Results) -> std::io::Result<()> {
                 if let Some(x) = extra_f64(row, "ratio_per_cpu_s") {
                     let _ = writeln!(
                         s,
-                        "- {} per CPU-second: ferrocap {} Mpps, testpmd {} Mpps, ratio {}",
+                        "- {} per CPU-second: ferrocap {} Mpps, testpmd {} Mpps, ratio {} \
+                         (the worker had {} of a CPU)",
                         row.label,
                         num(extra_f64(row, "ferrocap_mpps_per_worker_cpu_s")),
                         num(extra_f64(row, "testpmd_mpps_per_cpu_s")),
-                        num(Some(x))
+                        num(Some(x)),
+                        extra_f64(row, "ferrocap_worker_cpu_share")
+                            .map_or("?".into(), |c| format!("{:.0}%", c * 100.0))
                     );
                 }
             }
@@ -534,6 +561,19 @@ mod tests {
             (0.0, 1.0),
         ] {
             assert_eq!(nice_max(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn ticks_drop_trailing_zeros() {
+        for (v, want) in [
+            (0.0, "0"),
+            (4.0, "4"),
+            (2.5, "2.5"),
+            (0.125, "0.125"),
+            (1000.0, "1000"),
+        ] {
+            assert_eq!(tick(v), want);
         }
     }
 

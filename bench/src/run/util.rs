@@ -173,6 +173,8 @@ pub(crate) fn perf_report(data: &Path) -> Option<String> {
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        // perf pads the line with empty columns ("-").
+        .map(|l| l.trim_end_matches([' ', '-']))
         .take(25)
         .collect();
     if lines.is_empty() {
