@@ -265,6 +265,15 @@ fn default_max_files() -> u32 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ControlConfig {
+    /// Serve the control plane (API, metrics, web page) while `ferrocap
+    /// run` runs. Default: true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Directory of the dumps created through the API (`NAME.FORMAT`).
+    /// Default: the directory of the first `[[dump]]` with a `path`, else
+    /// `dumps/` beside the config file.
+    #[serde(default)]
+    pub dump_dir: Option<PathBuf>,
     /// Listen address. Default: `127.0.0.1:9700`.
     #[serde(default = "default_bind")]
     pub bind: Spanned<String>,
@@ -277,6 +286,8 @@ pub(crate) struct ControlConfig {
 impl Default for ControlConfig {
     fn default() -> Self {
         ControlConfig {
+            enabled: true,
+            dump_dir: None,
             bind: default_bind(),
             token: None,
         }
@@ -535,22 +546,10 @@ impl Config {
     }
 }
 
-/// Checks a dump name: it becomes a file name, so no path separators or dots
-/// at the start.
+/// Checks a dump name: it becomes a file name and a URL segment of the
+/// control API, so `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$` without `..`.
 pub(crate) fn validate_dump_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "dump name \"{name}\" must be 1-64 letters, digits, '-', '_' or '.', not starting with '.'"
-        ))
-    }
+    ferrocap_control::validate_dump_name(name).map_err(|e| e.to_string())
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff`.
@@ -693,8 +692,25 @@ mod tests {
     }
 
     #[test]
+    fn control_section_defaults_and_settings() {
+        let l = load("").unwrap();
+        assert!(l.config.control.enabled);
+        assert_eq!(l.config.control.dump_dir, None);
+        assert_eq!(l.config.control.bind.get_ref(), "127.0.0.1:9700");
+        let l =
+            load("[control]\nenabled = false\ndump_dir = \"/var/lib/ferrocap/dumps\"\n").unwrap();
+        assert!(!l.config.control.enabled);
+        assert_eq!(
+            l.config.control.dump_dir.as_deref(),
+            Some(Path::new("/var/lib/ferrocap/dumps"))
+        );
+        let e = load("[control]\nenable = false\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
     fn dump_names_cannot_traverse() {
-        for bad in ["../x", "a/b", ".hidden", ""] {
+        for bad in ["../x", "a/b", ".hidden", "", "..", "a..b", "-x"] {
             assert!(validate_dump_name(bad).is_err(), "{bad}");
         }
         validate_dump_name("smb-2026.11").unwrap();

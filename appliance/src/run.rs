@@ -11,7 +11,9 @@
 //! `ferrocap-summary {JSON}`: `duration_s`, totals (`rx`, `matched`,
 //! `written`, `dropped`), `ports` (`rte_eth_stats` per port: `ipackets`,
 //! `imissed`, `ierrors`, `rx_nombuf`), `counters` (the runtime
-//! [`Snapshot`]: per worker and per output) and `identities_ok` (whether
+//! [`Snapshot`]: per worker and per output, each output with its
+//! receive-to-write `latency_ns`: count, sum, p50, p99, p999, max and
+//! cumulative buckets) and `identities_ok` (whether
 //! `rx = matched + unmatched` per worker and `matched = written + drops` per
 //! output held). `--summary-json FILE` writes the same JSON to FILE.
 // Without DPDK only --check-config works; the rest is unused.
@@ -143,7 +145,7 @@ impl RunSummary {
         }
         for o in self.counters.all_outputs() {
             eprintln!(
-                "  {} {}: matched {} written {} dropped queue_full {} write_error {} limit {}{}",
+                "  {} {}: matched {} written {} dropped queue_full {} write_error {} limit {}{}; latency p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
                 o.kind,
                 o.name,
                 o.matched,
@@ -151,7 +153,10 @@ impl RunSummary {
                 o.dropped_queue_full,
                 o.dropped_write_error,
                 o.dropped_limit,
-                if o.failed { " (FAILED)" } else { "" }
+                if o.failed { " (FAILED)" } else { "" },
+                o.latency_ns.p50 as f64 / 1e6,
+                o.latency_ns.p99 as f64 / 1e6,
+                o.latency_ns.max as f64 / 1e6,
             );
         }
         if let Some(e) = &self.identities_error {
@@ -229,9 +234,11 @@ mod live {
 
     use super::*;
     use crate::config::{parse_mac, DirectionRuleConfig, Loaded};
+    use ferrocap_control::{
+        ControlOptions, ControlPlane, DumpRequest, DumpSource, PortStat, Rotation, Server,
+    };
     use ferrocap_dataplane::expr::{self, Direction, Directory, IfIndex};
     use ferrocap_dataplane::log::{catalog, LogConfig, Logger, OutputKind as LogOutput};
-    use ferrocap_dataplane::pcap::DumpFormat;
     use ferrocap_dataplane::runtime::{
         Classifier, DirectionRule, DumpSpec, InterfaceRule, OutputKind, OutputSpec, Runtime,
         RuntimeConfig, Worker,
@@ -240,6 +247,7 @@ mod live {
         DpdkError, Eal, MbufBurst, Mempool, Port, PortConfig, RxQueue,
     };
     use ferrocap_dataplane::source::{PacketSource, SourceError};
+    use std::net::SocketAddr;
 
     /// Data room of an mbuf: DPDK's default 2048 + 128 headroom.
     const MBUF_DATA_ROOM: u16 = 2048 + 128;
@@ -309,53 +317,129 @@ mod live {
         Classifier::new(names, rules)
     }
 
-    /// The outputs the config starts with.
-    fn outputs(loaded: &Loaded, logger: &Logger) -> Result<Vec<OutputSpec>, String> {
-        let mut specs = Vec::new();
-        let compile = |text: &str| {
-            expr::compile(text, &loaded.directory)
-                .map(|c| c.matcher)
-                .map_err(|e| format!("expression \"{text}\": {}", e.message))
-        };
+    /// The directory API-created dumps go to: `[control] dump_dir`, else
+    /// the directory of the first `[[dump]]` path, else `dumps/` beside
+    /// the config file.
+    fn dump_dir(path: &Path, loaded: &Loaded) -> PathBuf {
+        if let Some(d) = &loaded.config.control.dump_dir {
+            return d.clone();
+        }
+        loaded
+            .config
+            .dumps
+            .iter()
+            .filter_map(|d| d.path.as_deref())
+            .filter_map(Path::parent)
+            .find(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| config_dir(path).join("dumps"), Path::to_path_buf)
+    }
+
+    /// The control plane over `runtime`, with the config's packet-logging
+    /// expression and dumps registered (and started unless `start = false`).
+    fn control_plane(
+        path: &Path,
+        loaded: &Loaded,
+        runtime: &Runtime,
+        logger: &Logger,
+    ) -> Result<ControlPlane, String> {
+        let log_cfg = log_config(loaded);
+        let stats_log = (log_cfg.output == LogOutput::File).then(|| {
+            log_cfg
+                .dir
+                .join(ferrocap_dataplane::log::config::STATS_FILE)
+        });
+        let plane = ControlPlane::new(
+            runtime.clone(),
+            loaded.directory.clone(),
+            Some(logger.clone()),
+            ControlOptions {
+                token: loaded.config.control.token.clone(),
+                dump_dir: dump_dir(path, loaded),
+                stats_log,
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                dpdk_version: "22.11+".to_owned(),
+            },
+        );
         if let Some(e) = &loaded.config.packet_logging.expression {
-            specs.push(OutputSpec {
-                name: "packet_logging".into(),
-                expression: e.get_ref().clone(),
-                matcher: compile(e.get_ref())?,
-                kind: OutputKind::PacketLog {
-                    logger: logger.clone(),
-                    track: 0,
-                },
-            });
+            plane
+                .set_packet_logging(e.get_ref())
+                .map_err(|err| format!("packet logging expression \"{}\": {err}", e.get_ref()))?;
         }
-        for d in loaded.config.dumps.iter().filter(|d| d.start) {
+        for d in &loaded.config.dumps {
             let name = d.name.get_ref();
-            let format: DumpFormat = d.format.get_ref().parse().map_err(|e| format!("{e}"))?;
-            let path = d
-                .path
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("{name}.{format}")));
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    format!("dump \"{name}\": cannot create {}: {e}", parent.display())
-                })?;
-            }
-            specs.push(OutputSpec {
-                name: name.clone(),
-                expression: d.expression.get_ref().clone(),
-                matcher: compile(d.expression.get_ref())?,
-                kind: OutputKind::Dump(DumpSpec {
-                    path,
-                    format,
-                    snaplen: d.snaplen,
-                    max_file_bytes: d.max_file_bytes,
-                    max_file_seconds: d.max_file_seconds,
-                    max_files: d.max_files.max(1),
-                    max_packets: None,
-                }),
-            });
+            plane
+                .create_dump(
+                    DumpRequest {
+                        name: name.clone(),
+                        expression: d.expression.get_ref().clone(),
+                        format: Some(d.format.get_ref().clone()),
+                        snaplen: Some(d.snaplen),
+                        rotation: Some(Rotation {
+                            max_file_bytes: d.max_file_bytes,
+                            max_file_seconds: d.max_file_seconds,
+                            max_files: d.max_files.max(1),
+                        }),
+                        start: Some(d.start),
+                        path: d.path.clone(),
+                    },
+                    DumpSource::Config,
+                )
+                .map_err(|e| format!("dump \"{name}\": {e}"))?;
         }
-        Ok(specs)
+        Ok(plane)
+    }
+
+    /// The ports' counters for the control plane.
+    fn port_stats(ports: &[Port<'_>], ids: &[(String, u16)]) -> Vec<PortStat> {
+        ports
+            .iter()
+            .zip(ids)
+            .map(|(p, (name, id))| {
+                let st = p.stats().unwrap_or_default();
+                PortStat {
+                    name: name.clone(),
+                    port_id: *id,
+                    rx_packets: st.ipackets,
+                    rx_bytes: st.ibytes,
+                    imissed: st.imissed,
+                    rx_nombuf: st.rx_nombuf,
+                    rx_errors: st.ierrors,
+                    link_up: p.link().is_ok_and(|l| l.up),
+                }
+            })
+            .collect()
+    }
+
+    /// Starts the HTTP server when `[control] enabled`; a failure to bind
+    /// is logged (`CTLH-110`) and capture goes on without it.
+    fn start_server(loaded: &Loaded, plane: &ControlPlane) -> Option<Server> {
+        let c = &loaded.config.control;
+        if !c.enabled {
+            return None;
+        }
+        let bind: SocketAddr = match c.bind.get_ref().parse() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!(
+                    "ferrocap: control plane not started: {}: {e}",
+                    c.bind.get_ref()
+                );
+                return None;
+            }
+        };
+        match Server::start(plane, bind) {
+            Ok(s) => {
+                eprintln!(
+                    "ferrocap: control plane on http://{}/ (metrics /metrics)",
+                    s.local_addr()
+                );
+                Some(s)
+            }
+            Err(e) => {
+                eprintln!("ferrocap: control plane not started: {e}; capture goes on without it");
+                None
+            }
+        }
     }
 
     /// Runs each worker on its lcore with its source; the main lcore waits
@@ -588,9 +672,8 @@ mod live {
             Some(logger.clone()),
         )
         .map_err(|e| e.to_string())?;
-        for spec in outputs(loaded, logger)? {
-            runtime.add_output(spec).map_err(|e| e.to_string())?;
-        }
+        let plane = control_plane(path, loaded, &runtime, logger)?;
+        plane.set_ports(port_stats(&ports, &port_ids));
         let workers = runtime.workers().map_err(|e| e.to_string())?;
         let mut sources: Vec<RxQueue<'_>> = Vec::new();
         for port in &ports {
@@ -620,7 +703,17 @@ mod live {
         );
         let cpu: Vec<std::sync::Mutex<f64>> = (0..queues).map(|_| Default::default()).collect();
         let mut last_counters = Instant::now();
+        // Started here, on the main lcore's thread: the server's threads
+        // inherit its CPU affinity, so they never run on a worker's core.
+        let server = start_server(loaded, &plane);
+        let mut last_ports = Instant::now();
         let reason = run_workers(&eal, &runtime, jobs, &cpu, || {
+            // The workers are launched before the first call.
+            plane.set_ready(true);
+            if last_ports.elapsed() >= PORT_STATS_INTERVAL {
+                last_ports = Instant::now();
+                plane.set_ports(port_stats(&ports, &port_ids));
+            }
             if last_counters.elapsed() >= COUNTERS_INTERVAL {
                 last_counters = Instant::now();
                 log_counters(logger, &runtime.snapshot());
@@ -633,7 +726,14 @@ mod live {
                 None
             }
         })
-        .map_err(|e| format!("launching workers: {e}"))?;
+        .map_err(|e| format!("launching workers: {e}"));
+        plane.set_ready(false);
+        if let Some(s) = server {
+            let addr = s.local_addr();
+            s.shutdown();
+            logger.log(0, catalog::CTLH_STOPPED, &[&addr]);
+        }
+        let reason = reason?;
         logger.log(0, catalog::APPL_STOP, &[&reason]);
         let elapsed = started.elapsed();
         let port_stats: Vec<PortSummary> = ports
@@ -655,6 +755,9 @@ mod live {
         drop(eal);
         Ok(())
     }
+
+    /// How often the main loop publishes the ports' counters to the control plane.
+    const PORT_STATS_INTERVAL: Duration = Duration::from_millis(250);
 
     /// How often `ferrocap run` logs each worker's counters (`MONI-888-I`).
     const COUNTERS_INTERVAL: Duration = Duration::from_secs(60);

@@ -1,12 +1,51 @@
-//! ferrocap's control plane.
+//! ferrocap's control plane: Prometheus metrics, the `/api/v1` HTTP API and
+//! the web admin page, over a running [`Runtime`](ferrocap_dataplane::runtime::Runtime).
 //!
-//! This crate will hold the HTTP server (Prometheus `/metrics`, the `/api/v1`
-//! REST API and the web admin page). It depends on `ferrocap-dataplane` and is
-//! used by the `ferrocap` binary; the dataplane knows nothing about it.
+//! What it promises:
+//! - **One owner of the outputs.** [`ControlPlane`] holds the packet-logging
+//!   expression and every named dump (from the config or created through the
+//!   API) and changes them only through the runtime's hot swap
+//!   (`add_output`, `replace_expression`, `remove_output`), so capture keeps
+//!   running and the accounting stays exact across every change.
+//! - **Metrics at scrape time.** `/metrics` is built from
+//!   `Runtime::snapshot()`, the port counters the main loop publishes
+//!   ([`ControlPlane::set_ports`]) and the logger's counters when it is
+//!   scraped; nothing on the packet path is touched (no atomic
+//!   read-modify-write per packet). Names are in [`metrics`].
+//! - **Safe HTTP.** Every error is a JSON body
+//!   `{"error":{"message":…}}` (plus `line` and `char` for expression
+//!   errors) with a 4xx status for any bad request: malformed JSON, unknown
+//!   fields, bad names (dump names match `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`
+//!   without `..`, so no path traversal), unknown routes or methods, bodies
+//!   over 64 KiB (413). Mutating requests need `Authorization: Bearer TOKEN`
+//!   when a token is set (401 otherwise); [`Server::start`] refuses a
+//!   non-loopback address without one.
+//! - **Own threads.** [`Server::start`] runs a small tokio runtime (one
+//!   worker thread plus at most two blocking threads) on threads it spawns
+//!   from the calling thread, so they inherit its CPU affinity: called from
+//!   DPDK's main lcore, the control plane never runs on a worker's core.
 //!
-//! Nothing is served yet: the control plane is tracked as its own issue. The
-//! crate exists so that the dependency direction appliance → control →
-//! dataplane is fixed from the start.
+//! The OpenAPI document is `control/openapi.json`, served at
+//! `/api/v1/openapi.json`; a test keeps it equal to the router's routes.
 
-/// The port the control plane will bind on 127.0.0.1 by default.
+mod api;
+mod dumps;
+pub mod metrics;
+mod server;
+mod state;
+mod web;
+
+pub use server::{ServeError, Server};
+pub use state::{
+    validate_dump_name, ControlError, ControlOptions, ControlPlane, DumpRequest, DumpSource,
+    PortStat, Rotation,
+};
+
+/// The port the control plane binds on 127.0.0.1 by default.
 pub const DEFAULT_PORT: u16 = 9700;
+
+/// Largest request body accepted (64 KiB); larger bodies get 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The OpenAPI 3 document of the API (`control/openapi.json`).
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");

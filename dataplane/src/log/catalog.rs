@@ -183,8 +183,12 @@ catalog! {
         "The HTTP control plane (API, metrics, web page) accepts connections on the given address. It binds to 127.0.0.1 by default.";
     CTLH_BIND_FAILED = Ctlh 110 E, "control plane cannot listen on %s: %s",
         "The control plane could not bind its address (already in use, not a local address, no permission). Capture goes on without the control plane. Choose another address or stop the other program.";
+    CTLH_STOPPED = Ctlh 101 N, "control plane on %s stopped",
+        "The HTTP control plane stopped accepting connections because ferrocap is stopping. No action is needed.";
     CTLH_REFUSED = Ctlh 120 W, "request %s %s from %s refused: %s",
         "A control-plane request was refused (a missing or wrong token on a mutating endpoint, or a bad request). Repeated refusals from an unknown address may be an attack.";
+    CTLH_CHANGED = Ctlh 130 N, "control plane change: %s: %s",
+        "The capture was changed through the control plane's API (packet-logging expression set or cancelled, dump created, started, stopped or deleted, user table replaced). Capture went on during the change and no packet was counted twice or lost from the accounting. No action is needed; this is the audit trail of API changes.";
     CTLM_LISTENING = Ctlm 100 N, "metrics served at %s",
         "Prometheus metrics are available at the given URL. No action is needed.";
 }

@@ -57,6 +57,7 @@
 #![forbid(unsafe_code)]
 
 mod classify;
+mod latency;
 mod worker;
 mod writer;
 
@@ -70,6 +71,7 @@ use crossbeam::queue::ArrayQueue;
 use serde::Serialize;
 
 pub use classify::{Classifier, DirectionRule, InterfaceRule};
+pub use latency::{LatencySnapshot, LATENCY_BUCKETS_NS};
 pub use worker::Worker;
 
 use crate::expr::{Matcher, PacketMeta};
@@ -134,6 +136,20 @@ pub struct DumpSpec {
     /// Write at most this many packets in all (like `tcpdump -c`); later
     /// matches are counted as `dropped_limit`. `None`: no limit.
     pub max_packets: Option<u64>,
+}
+
+impl DumpSpec {
+    /// The dump's files that exist now, oldest first: `STEM.(max_files-1).EXT`
+    /// … `STEM.1.EXT`, then `path` (the file being written).
+    pub fn files(&self) -> Vec<std::path::PathBuf> {
+        let mut v: Vec<std::path::PathBuf> = (1..self.max_files.max(1))
+            .rev()
+            .map(|k| writer::rotated_name(&self.path, k))
+            .collect();
+        v.push(self.path.clone());
+        v.retain(|p| p.is_file());
+        v
+    }
 }
 
 /// What an output does with its packets.
@@ -274,6 +290,8 @@ pub(crate) struct OutputShared {
     pub(crate) dropped_limit: AtomicU64,
     pub(crate) failed: AtomicBool,
     pub(crate) stop: AtomicBool,
+    /// Receive-to-write latency, merged in by the writer thread now and then.
+    pub(crate) latency: Mutex<latency::Latency>,
 }
 
 /// One output as a worker sees it: the expression and where matches go.
@@ -426,6 +444,14 @@ pub struct OutputSnapshot {
     pub failed: bool,
     /// `(matched, enqueued, dropped_queue_full)` per worker.
     pub per_worker: Vec<[u64; 3]>,
+    /// Receive-to-write latency of the packets the writer has handled
+    /// (merged from the writer thread at least every flush interval).
+    pub latency_ns: LatencySnapshot,
+    /// Filled slots in each worker's ring for this output now (0 after the
+    /// output was removed).
+    pub ring_used: Vec<u64>,
+    /// Slots per ring.
+    pub ring_capacity: u64,
 }
 
 impl OutputSnapshot {
@@ -626,6 +652,7 @@ impl Runtime {
             dropped_limit: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            latency: Mutex::new(latency::Latency::new()),
         });
         let thread = writer::spawn(
             Arc::clone(&output),
@@ -824,6 +851,9 @@ fn output_snapshot(o: &OutputShared) -> OutputSnapshot {
         in_flight,
         failed: o.failed.load(Ordering::Acquire),
         per_worker,
+        latency_ns: o.latency.lock().map(|l| l.snapshot()).unwrap_or_default(),
+        ring_used: o.rings.iter().map(|r| r.full.len() as u64).collect(),
+        ring_capacity: o.rings.first().map_or(0, |r| r.full.capacity() as u64),
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::latency::Latency;
 use super::{Classifier, DumpSpec, OutputKind, OutputShared, RuntimeError, Slot};
 use crate::expr::Direction;
 use crate::log::message::{Endpoint, Outcome, PacketDirection, PacketRecord, StatRecord};
@@ -98,9 +99,27 @@ impl Sink {
     }
 }
 
+/// Nanoseconds since the Unix epoch (the clock the sources stamp packets with).
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Moves the writer's own latency records into the output's shared histogram.
+fn merge_latency(out: &OutputShared, local: &mut Latency) {
+    if local.is_empty() {
+        return;
+    }
+    if let Ok(mut shared) = out.latency.lock() {
+        local.drain_into(&mut shared);
+    }
+}
+
 fn run(out: &OutputShared, mut sink: Sink, flush_interval: Duration) {
     let mut last_flush = Instant::now();
     let mut idle_loops = 0u32;
+    let mut latency = Latency::new();
     loop {
         // Read the flag before draining: once it is set no worker pushes
         // any more, so an empty pass after seeing it means all is drained.
@@ -111,6 +130,7 @@ fn run(out: &OutputShared, mut sink: Sink, flush_interval: Duration) {
             for _ in 0..4096 {
                 let Some(slot) = ring.full.pop() else { break };
                 sink.write(out, &slot);
+                latency.record(now_ns().saturating_sub(slot.ts_ns));
                 let _ = ring.free.push(slot);
                 got += 1;
             }
@@ -118,6 +138,7 @@ fn run(out: &OutputShared, mut sink: Sink, flush_interval: Duration) {
         let flush_due = last_flush.elapsed() >= flush_interval;
         if flush_due {
             last_flush = Instant::now();
+            merge_latency(out, &mut latency);
         }
         sink.tick(out, flush_due);
         if got == 0 {
@@ -136,6 +157,7 @@ fn run(out: &OutputShared, mut sink: Sink, flush_interval: Duration) {
             idle_loops = 0;
         }
     }
+    merge_latency(out, &mut latency);
     sink.finish(out);
 }
 
