@@ -627,9 +627,12 @@ pub(crate) fn latency(ctx: &Ctx) -> ScenarioResult {
                 }
             }
             if any {
-                if let Some(c) = lat.get("count") {
-                    r.notes.push(format!("{label} {path}: {c} samples"));
-                }
+                let c = lat.get("count").cloned().unwrap_or(Value::Null);
+                r.notes.push(format!(
+                    "{label} {path}: {c} samples; the run received {} packets, wrote {} and \
+                     dropped {} (queue_full when the writer falls behind)",
+                    summary["rx"], summary["written"], summary["dropped"]
+                ));
             }
         }
     }
@@ -676,6 +679,7 @@ pub(crate) fn run_control(ctx: &mut Ctx) -> ScenarioResult {
     };
     let rounds = if ctx.quick { 1 } else { 3 };
     let (mut without, mut with) = (Vec::new(), Vec::new());
+    let (mut without_cpu, mut with_cpu) = (Vec::new(), Vec::new());
     let (mut ok, mut failed) = (0u64, 0u64);
     let bytes = Arc::new(AtomicU64::new(0));
     for round in 0..rounds {
@@ -700,7 +704,9 @@ pub(crate) fn run_control(ctx: &mut Ctx) -> ScenarioResult {
                         let t = Instant::now();
                         if scrape(addr, &bytes) {
                             ok += 1;
-                        } else {
+                        } else if ok > 0 {
+                            // Before the first answer ferrocap is still
+                            // starting: only later failures count.
                             failed += 1;
                         }
                         let left = Duration::from_millis(100).saturating_sub(t.elapsed());
@@ -725,8 +731,14 @@ pub(crate) fn run_control(ctx: &mut Ctx) -> ScenarioResult {
                 failed += b;
             }
             match res {
-                Ok(f) if scraping => with.push(f.mpps),
-                Ok(f) => without.push(f.mpps),
+                Ok(f) if scraping => {
+                    with.push(f.mpps);
+                    with_cpu.push(f.mpps_per_cpu);
+                }
+                Ok(f) => {
+                    without.push(f.mpps);
+                    without_cpu.push(f.mpps_per_cpu);
+                }
                 Err(e) => return r.fail(format!("{e:#}")),
             }
         }
@@ -748,6 +760,15 @@ pub(crate) fn run_control(ctx: &mut Ctx) -> ScenarioResult {
         ratio,
         ..Row::default()
     };
+    let (wc, nc) = (median(&mut with_cpu), median(&mut without_cpu));
+    row.extra
+        .insert("mpps_per_worker_cpu_s_with_scrape".into(), json!(wc));
+    row.extra
+        .insert("mpps_per_worker_cpu_s_without".into(), json!(nc));
+    if let Some((a, b)) = wc.zip(nc).filter(|(_, b)| *b > 0.0) {
+        row.extra
+            .insert("ratio_per_worker_cpu_s".into(), json!(a / b));
+    }
     row.extra.insert("scrapes_ok".into(), json!(ok));
     row.extra.insert("scrapes_failed".into(), json!(failed));
     row.extra
@@ -756,7 +777,8 @@ pub(crate) fn run_control(ctx: &mut Ctx) -> ScenarioResult {
     r.ratio = ratio;
     r.notes.push(
         "the peer column is ferrocap without scraping; scraping runs from a thread of \
-         ferrocap-bench on the same 2 CPUs"
+         ferrocap-bench on the same 2 CPUs; failed scrapes count only after the first \
+         answer (before it ferrocap is starting)"
             .into(),
     );
     r
