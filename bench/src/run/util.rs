@@ -146,23 +146,29 @@ impl Profiler {
     }
 
     /// Stops recording and returns the top of `perf report`.
+    /// Since the hot loop of an in-process profile is mostly inlined code,
+    /// the report also lists the hottest source lines.
     pub(crate) fn report(self) -> Option<String> {
         interrupt(self.child.id());
         let _ = wait_limited(self.child, Duration::from_secs(30));
-        perf_report(&self.data)
+        let by_symbol = perf_report(&self.data)?;
+        Some(match perf_report_by(&self.data, "srcline") {
+            Some(lines) => format!("{by_symbol}\n\nby source line (inlined code):\n{lines}"),
+            None => by_symbol,
+        })
     }
 }
 
 /// The hottest symbols of a perf.data file, as text.
 pub(crate) fn perf_report(data: &Path) -> Option<String> {
+    perf_report_by(data, "comm,dso,symbol")
+}
+
+/// The hottest entries of a perf.data file sorted by `sort` (perf's
+/// `--sort` keys, e.g. `srcline` to see through inlining), as text.
+pub(crate) fn perf_report_by(data: &Path, sort: &str) -> Option<String> {
     let out = Command::new("perf")
-        .args([
-            "report",
-            "--stdio",
-            "--no-children",
-            "--sort",
-            "comm,dso,symbol",
-        ])
+        .args(["report", "--stdio", "--no-children", "--sort", sort])
         .args(["--percent-limit", "1.5", "-i"])
         .arg(data)
         .stdin(Stdio::null())
