@@ -289,6 +289,66 @@ mod tests {
     }
 
     #[test]
+    fn gen_match_fraction_writes_that_share_of_matching_packets() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.pcap");
+        let expr = r#"if = "Internet" & (port = 137-139 | port = 445)"#;
+        run_gen(gen_args(&[
+            "ferrocap-bench",
+            "gen",
+            "-o",
+            p.to_str().unwrap(),
+            "--preset",
+            "small64",
+            "-n",
+            "400",
+            "--match",
+            expr,
+            "--match-fraction",
+            "0.05",
+        ]))
+        .unwrap();
+        let cfg = presets::small64(1, 400);
+        let (d, m) = match_setup(&cfg, "Internet", expr).unwrap();
+        let meta = ferrocap_dataplane::expr::PacketMeta {
+            iif: d.interface_index("Internet"),
+            ..Default::default()
+        };
+        let mut r = CaptureReader::open(&p).unwrap();
+        let (mut n, mut matched) = (0, 0);
+        while let Some(rec) = r.next_record().unwrap() {
+            n += 1;
+            matched += usize::from(m.matches(&meta, rec.data));
+        }
+        assert_eq!((n, matched), (400, 20));
+        for argv in [
+            &["ferrocap-bench", "gen", "-o", "x", "--match", "any"][..],
+            &[
+                "ferrocap-bench",
+                "gen",
+                "-o",
+                "x",
+                "--match-fraction",
+                "0.5",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+        }
+        let err = run_gen(gen_args(&[
+            "ferrocap-bench",
+            "gen",
+            "-o",
+            p.to_str().unwrap(),
+            "--match",
+            "port = ",
+            "--match-fraction",
+            "0.5",
+        ]))
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("--match"), "{err:#}");
+    }
+
+    #[test]
     fn gen_rejects_bad_arguments() {
         for argv in [
             &["ferrocap-bench", "gen", "-o", "x", "--preset", "huge"][..],

@@ -207,6 +207,8 @@ struct TpRun {
     /// Packets per CPU-second of all its threads while forwarding, in
     /// millions.
     mpps_per_cpu: Option<f64>,
+    /// CPU-seconds of its threads per second of forwarding.
+    cpu_share: Option<f64>,
 }
 
 /// Runs dpdk-testpmd rxonly on `input` for the scenario duration.
@@ -299,9 +301,11 @@ fn run_testpmd(ctx: &mut Ctx, input: &Path) -> anyhow::Result<TpRun> {
         })
         .ok_or_else(|| anyhow!("no accumulated RX-packets in testpmd's output"))?;
     let cpu = cpu0.zip(cpu1).map(|(a, b)| b - a).filter(|c| *c > 0.0);
+    let secs = (t1 - t0).as_secs_f64();
     Ok(TpRun {
-        mpps: total / (t1 - t0).as_secs_f64() / 1e6,
+        mpps: total / secs / 1e6,
         mpps_per_cpu: cpu.map(|c| total / c / 1e6),
+        cpu_share: cpu.map(|c| c / secs),
     })
 }
 
@@ -355,6 +359,7 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
         let mut cpu = Vec::new();
         let mut peer = Vec::new();
         let mut peer_cpu = Vec::new();
+        let mut peer_share = Vec::new();
         let mut last_summary = Value::Null;
         for round in 0..rounds {
             if !latency_only {
@@ -364,6 +369,7 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
                     Ok(v) => {
                         peer.push(v.mpps);
                         peer_cpu.extend(v.mpps_per_cpu);
+                        peer_share.extend(v.cpu_share);
                     }
                     Err(e) => errors.push(format!("{label}: testpmd: {e:#}")),
                 }
@@ -414,6 +420,9 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
         if let Some(c) = c {
             row.extra
                 .insert("ferrocap_mpps_per_worker_cpu_s".into(), json!(c));
+        }
+        if let Some(sh) = median(&mut peer_share) {
+            row.extra.insert("testpmd_cpu_share".into(), json!(sh));
         }
         if let Some(pc) = pc {
             row.extra.insert("testpmd_mpps_per_cpu_s".into(), json!(pc));

@@ -269,6 +269,10 @@ fn find<'a>(res: &'a Results, name: &str) -> Option<&'a ScenarioResult> {
         .find(|r| r.name == name && !r.rows.is_empty())
 }
 
+fn share(v: Option<f64>) -> String {
+    v.map_or("?".into(), |c| format!("{:.0}% of a CPU", c * 100.0))
+}
+
 fn extra_str(row: &Row, k: &str) -> Option<String> {
     row.extra.get(k).and_then(|v| v.as_str()).map(str::to_owned)
 }
@@ -515,13 +519,13 @@ pub(crate) fn write(dir: &Path, res: &Results) -> std::io::Result<()> {
                     let _ = writeln!(
                         s,
                         "- {} per CPU-second: ferrocap {} Mpps, testpmd {} Mpps, ratio {} \
-                         (the worker had {} of a CPU)",
+                         (CPU used: ferrocap's worker {}, testpmd {})",
                         row.label,
                         num(extra_f64(row, "ferrocap_mpps_per_worker_cpu_s")),
                         num(extra_f64(row, "testpmd_mpps_per_cpu_s")),
                         num(Some(x)),
-                        extra_f64(row, "ferrocap_worker_cpu_share")
-                            .map_or("?".into(), |c| format!("{:.0}%", c * 100.0))
+                        share(extra_f64(row, "ferrocap_worker_cpu_share")),
+                        share(extra_f64(row, "testpmd_cpu_share"))
                     );
                 }
             }
