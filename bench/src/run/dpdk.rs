@@ -15,6 +15,7 @@
 //! accumulated RX-packets divided by the time from its "start packet
 //! forwarding" line to the SIGINT that stops it.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use anyhow::{anyhow, bail, Context};
 use ferrocap_bench::gen::{presets, GenConfig, SizeMix};
 use serde_json::{json, Value};
 
-use super::util::{self, median, perf_report, run_timed, which};
+use super::util::{self, median, perf_report, which};
 use super::{Ctx, Row, ScenarioResult};
 
 /// The seed's first example: what the dump of every run selects.
@@ -116,6 +117,9 @@ struct FcRun {
     mpps: f64,
     mpps_per_cpu: f64,
     summary: Value,
+    /// CPU seconds per thread name over the whole process life (empty
+    /// under perf).
+    threads: BTreeMap<String, f64>,
 }
 
 /// Options of one ferrocap run.
@@ -186,7 +190,29 @@ fn run_ferrocap(ctx: &mut Ctx, o: &FcOpts<'_>) -> anyhow::Result<FcRun> {
         .arg(&summary)
         .current_dir(&dir);
     let limit = Duration::from_secs_f64(ctx.duration + 60.0);
-    run_timed(&mut cmd, limit).context("ferrocap run")?;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting ferrocap run")?;
+    let mut threads = BTreeMap::new();
+    let (out, _) = util::wait_sampling(child, limit, |pid| {
+        let t = util::thread_cpu(pid);
+        if !t.is_empty() {
+            threads = t;
+        }
+    })?;
+    if !out.status.success() {
+        bail!(
+            "ferrocap run failed ({}): {}",
+            out.status,
+            util::tail(&String::from_utf8_lossy(&out.stderr), 600)
+        );
+    }
+    if o.perf.is_some() {
+        threads.clear();
+    }
     let text = std::fs::read_to_string(&summary).context("reading the run summary")?;
     let v: Value = serde_json::from_str(&text).context("parsing the run summary")?;
     let rx = v["rx"].as_f64().unwrap_or(0.0);
@@ -198,6 +224,7 @@ fn run_ferrocap(ctx: &mut Ctx, o: &FcOpts<'_>) -> anyhow::Result<FcRun> {
         mpps: rx / d / 1e6,
         mpps_per_cpu: v["mpps_per_worker_cpu_s"].as_f64().unwrap_or(0.0),
         summary: v,
+        threads,
     })
 }
 
@@ -361,6 +388,7 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
         let mut peer_cpu = Vec::new();
         let mut peer_share = Vec::new();
         let mut last_summary = Value::Null;
+        let mut last_threads = BTreeMap::new();
         for round in 0..rounds {
             if !latency_only {
                 ctx.progress
@@ -390,6 +418,7 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
                     ours.push(f.mpps);
                     cpu.push(f.mpps_per_cpu);
                     last_summary = f.summary;
+                    last_threads = f.threads;
                 }
                 Err(e) => errors.push(format!("{label}: ferrocap: {e:#}")),
             }
@@ -436,6 +465,10 @@ pub(crate) fn run_receive(ctx: &mut Ctx, latency_only: bool) -> ScenarioResult {
         if let Some(d) = last_summary["duration_s"].as_f64().filter(|d| *d > 0.0) {
             row.extra
                 .insert("ferrocap_worker_cpu_share".into(), json!(cpu_s / d));
+        }
+        if !last_threads.is_empty() {
+            row.extra
+                .insert("ferrocap_thread_cpu_s".into(), json!(last_threads));
         }
         for k in ["matched", "written", "dropped"] {
             if let Some(v) = last_summary.get(k) {

@@ -530,6 +530,30 @@ pub(crate) fn write(dir: &Path, res: &Results) -> std::io::Result<()> {
                 }
             }
         }
+        for row in &r.rows {
+            if let Some(m) = row
+                .extra
+                .get("ferrocap_thread_cpu_s")
+                .and_then(|v| v.as_object())
+            {
+                let mut v: Vec<(&String, f64)> = m
+                    .iter()
+                    .filter_map(|(k, v)| Some((k, v.as_f64()?)))
+                    .collect();
+                v.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let list: Vec<String> = v
+                    .iter()
+                    .filter(|(_, c)| *c >= 0.01)
+                    .map(|(k, c)| format!("{k} {c:.2}"))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "- {} ferrocap CPU seconds by thread (whole run, start-up included): {}",
+                    row.label,
+                    list.join(", ")
+                );
+            }
+        }
         for n in &r.notes {
             let _ = writeln!(s, "- {n}");
         }

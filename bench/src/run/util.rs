@@ -1,6 +1,7 @@
 //! Helpers shared by the scenarios: medians, child processes with a time
 //! limit, free loopback ports, perf profiles, generated captures.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -27,9 +28,47 @@ pub(crate) fn which(prog: &str) -> Option<PathBuf> {
 
 /// Waits for `child` for at most `limit`, killing it after that. Returns
 /// its output and the wall-clock time it ran.
-pub(crate) fn wait_limited(
+pub(crate) fn wait_limited(child: Child, limit: Duration) -> anyhow::Result<(Output, Duration)> {
+    wait_sampling(child, limit, |_| {})
+}
+
+/// CPU seconds used so far by each thread name of `pid` (threads of the
+/// same name added up), from /proc.
+pub(crate) fn thread_cpu(pid: u32) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return m;
+    };
+    for t in dir.flatten() {
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(t.path().join("comm")),
+            std::fs::read_to_string(t.path().join("stat")),
+        ) else {
+            continue;
+        };
+        if let Some(c) = stat_cpu(&stat) {
+            *m.entry(comm.trim().to_owned()).or_insert(0.0) += c;
+        }
+    }
+    m
+}
+
+/// utime + stime of one /proc stat line, in seconds (10 ms ticks).
+fn stat_cpu(stat: &str) -> Option<f64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3, utime 14, stime 15.
+    let u: u64 = f.get(11)?.parse().ok()?;
+    let s: u64 = f.get(12)?.parse().ok()?;
+    Some(u.saturating_add(s) as f64 / 100.0)
+}
+
+/// Like [`wait_limited`], calling `sample(pid)` every 100 ms while the
+/// child runs.
+pub(crate) fn wait_sampling(
     mut child: Child,
     limit: Duration,
+    mut sample: impl FnMut(u32),
 ) -> anyhow::Result<(Output, Duration)> {
     let t = Instant::now();
     // Drain the pipes in threads so a chatty child never blocks.
@@ -49,6 +88,7 @@ pub(crate) fn wait_limited(
         }
         b
     });
+    let mut last_sample = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().context("waiting for a child")? {
             break s;
@@ -56,6 +96,10 @@ pub(crate) fn wait_limited(
         if t.elapsed() > limit {
             let _ = child.kill();
             break child.wait().context("waiting for a killed child")?;
+        }
+        if last_sample.elapsed() >= Duration::from_millis(100) {
+            sample(child.id());
+            last_sample = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -247,15 +291,33 @@ pub(crate) fn count_records(path: &Path) -> anyhow::Result<u64> {
 /// CPU time (user + system) all threads of `pid` used so far, in seconds
 /// (clock ticks of 10 ms); `None` when /proc does not say.
 pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
-    let mut ticks = 0u64;
+    let mut total = 0.0;
     for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
         let stat = std::fs::read_to_string(t.ok()?.path().join("stat")).ok()?;
-        let (_, rest) = stat.rsplit_once(')')?;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // After the command: state is field 3, utime 14, stime 15.
-        let u: u64 = f.get(11)?.parse().ok()?;
-        let s: u64 = f.get(12)?.parse().ok()?;
-        ticks = ticks.saturating_add(u).saturating_add(s);
+        total += stat_cpu(&stat)?;
     }
-    Some(ticks as f64 / 100.0)
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_cpu_reads_utime_and_stime_after_the_command() {
+        // The command may hold spaces and parentheses.
+        let line = "42 (rte worker) 1) R 1 2 3 4 5 6 7 8 9 10 150 25 0 0 20 0";
+        assert_eq!(stat_cpu(line), Some(1.75));
+        assert_eq!(stat_cpu("42 (x) R 1 2"), None);
+    }
+
+    #[test]
+    fn median_and_tail() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(3.0));
+        assert_eq!(tail("abcdef", 3), "def");
+        assert_eq!(tail("ab", 10), "ab");
+        assert_eq!(tail("aé", 1), "");
+    }
 }
