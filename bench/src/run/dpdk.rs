@@ -198,9 +198,11 @@ fn run_ferrocap(ctx: &mut Ctx, o: &FcOpts<'_>) -> anyhow::Result<FcRun> {
         .context("starting ferrocap run")?;
     let mut threads = BTreeMap::new();
     let (out, _) = util::wait_sampling(child, limit, |pid| {
-        let t = util::thread_cpu(pid);
-        if !t.is_empty() {
-            threads = t;
+        // CPU time only grows: the largest sample per name keeps threads
+        // that ended before the last sample.
+        for (k, v) in util::thread_cpu(pid) {
+            let e = threads.entry(k).or_insert(0.0);
+            *e = f64::max(*e, v);
         }
     })?;
     if !out.status.success() {
