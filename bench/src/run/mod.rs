@@ -380,5 +380,20 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<()> {
     if !args.keep_work {
         let _ = std::fs::remove_dir_all(&work);
     }
+    cleanup_eal_dirs(ctx.eal_runs);
     Ok(())
+}
+
+/// Removes the empty runtime directories the EAL leaves per file prefix.
+fn cleanup_eal_dirs(runs: u32) {
+    let dirs = [
+        std::env::var_os("XDG_RUNTIME_DIR").map(|d| Path::new(&d).join("dpdk")),
+        Some(PathBuf::from("/var/run/dpdk")),
+        Some(std::env::temp_dir().join("dpdk")),
+    ];
+    for d in dirs.into_iter().flatten() {
+        for n in 1..=runs {
+            let _ = std::fs::remove_dir(d.join(format!("fcbench-{}-{n}", std::process::id())));
+        }
+    }
 }

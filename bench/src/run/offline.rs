@@ -232,7 +232,8 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
             .step("profiling ferrocap capture (perf record)");
         let data = ctx.work.join("perf-offline.data");
         let st = Command::new("perf")
-            .args(["record", "-F", "999", "-q", "-o"])
+            // The capture takes a fraction of a second: sample densely.
+            .args(["record", "-F", "9999", "-q", "-o"])
             .arg(&data)
             .arg("--")
             .arg(&bin)
