@@ -1,10 +1,13 @@
 //! `ferrocap-bench`: traffic generator and benchmarks.
+mod run;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use ferrocap_bench::gen::{self, presets, Composition, GenInterface};
+use ferrocap_dataplane::expr::{compile, Directory, InterfaceKind, Matcher};
 use ferrocap_dataplane::pcap::{DumpConfig, DumpFormat, DumpWriter, LINKTYPE_ETHERNET};
 
 /// ferrocap's traffic generator and benchmarks.
@@ -20,7 +23,20 @@ enum Command {
     /// Write a deterministic synthetic capture (pcap or pcapng).
     #[command(after_help = GEN_EXAMPLES)]
     Gen(GenArgs),
+    /// Run the benchmark scenarios side by side with their peers.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(run::RunArgs),
 }
+
+const RUN_EXAMPLES: &str = "\
+Scenarios: matching dpdk scaling writer offline latency control (default: all).
+Writes DIR/results.json, DIR/report.md and its SVG charts.
+
+Examples:
+  cargo build --release -p ferrocap -p ferrocap-bench
+  target/release/ferrocap-bench run --out bench-results          # everything
+  target/release/ferrocap-bench run --quick                      # smoke check, < 60 s
+  target/release/ferrocap-bench run matching offline --out /tmp/b";
 
 const GEN_EXAMPLES: &str = "\
 Presets:
@@ -72,12 +88,24 @@ struct GenArgs {
     /// Number of distinct flows per traffic class.
     #[arg(long)]
     flows: Option<u32>,
+    /// Make --match-fraction of the packets match this Kerio expression
+    /// (and the rest not match it). Interfaces named in it are the
+    /// --interfaces (or --match-interface); every route goes to the first.
+    #[arg(long = "match", value_name = "EXPR", requires = "match_fraction")]
+    match_expr: Option<String>,
+    /// Share of packets matching --match, 0..=1 (exact: error diffusion).
+    #[arg(long, value_name = "F", requires = "match_expr")]
+    match_fraction: Option<f64>,
+    /// Interface of packets for --match when --interfaces is not given.
+    #[arg(long, value_name = "NAME", default_value = "Internet")]
+    match_interface: String,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Gen(args) => run_gen(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -126,7 +154,27 @@ fn run_gen(args: GenArgs) -> anyhow::Result<()> {
         }
     }
     let mut comp = Composition::default();
-    for p in gen::generate(&cfg) {
+    let packets: Box<dyn Iterator<Item = anyhow::Result<gen::GenPacket>>> =
+        match (&args.match_expr, args.match_fraction) {
+            (Some(expr), Some(fraction)) => {
+                let (dir, matcher) = match_setup(&cfg, &args.match_interface, expr)?;
+                let sel = gen::MatchSelection {
+                    matcher: &matcher,
+                    directory: &dir,
+                    default_interface: Some(&args.match_interface),
+                    fraction,
+                };
+                // Collected so the borrows end here; --match is for
+                // benchmark-sized files.
+                let v: Vec<_> = gen::select(&cfg, sel)?
+                    .map(|r| r.map_err(anyhow::Error::from))
+                    .collect();
+                Box::new(v.into_iter())
+            }
+            _ => Box::new(gen::generate(&cfg).map(Ok)),
+        };
+    for p in packets {
+        let p = p?;
         let mut rec = p.as_record();
         if format == DumpFormat::Pcap {
             rec.interface = 0;
@@ -136,6 +184,9 @@ fn run_gen(args: GenArgs) -> anyhow::Result<()> {
     }
     let bytes = w.bytes_written();
     w.finish()?;
+    if let (Some(expr), Some(f)) = (&args.match_expr, args.match_fraction) {
+        eprintln!("a share of {f} of the packets matches {expr}");
+    }
     eprintln!(
         "wrote {} ({format}, preset {}, seed {}, {} bytes)",
         args.output.display(),
@@ -147,6 +198,33 @@ fn run_gen(args: GenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The directory and matcher for `gen --match`: the generated interfaces
+/// (or `default_if`), every route to the first of them.
+fn match_setup(
+    cfg: &gen::GenConfig,
+    default_if: &str,
+    expr: &str,
+) -> anyhow::Result<(Directory, Matcher)> {
+    let mut names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+    if names.is_empty() {
+        names.push(default_if);
+    }
+    let mut b = Directory::builder();
+    for n in &names {
+        b = b.interface(n, InterfaceKind::Ethernet);
+    }
+    let first = names.first().copied().unwrap_or(default_if);
+    let dir = b
+        .route("0.0.0.0/0", first)
+        .route("::/0", first)
+        .build()
+        .context("building the --match directory")?;
+    let matcher = compile(expr, &dir)
+        .map_err(|e| anyhow::anyhow!("--match {expr:?}: {e}"))?
+        .matcher;
+    Ok((dir, matcher))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,7 +233,9 @@ mod tests {
 
     fn gen_args(argv: &[&str]) -> GenArgs {
         let cli = Cli::try_parse_from(argv).unwrap();
-        let Command::Gen(a) = cli.command;
+        let Command::Gen(a) = cli.command else {
+            panic!("not gen");
+        };
         a
     }
 
@@ -206,6 +286,66 @@ mod tests {
         .unwrap();
         let r = CaptureReader::open(&p).unwrap();
         assert_eq!(r.format(), DumpFormat::Pcap);
+    }
+
+    #[test]
+    fn gen_match_fraction_writes_that_share_of_matching_packets() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.pcap");
+        let expr = r#"if = "Internet" & (port = 137-139 | port = 445)"#;
+        run_gen(gen_args(&[
+            "ferrocap-bench",
+            "gen",
+            "-o",
+            p.to_str().unwrap(),
+            "--preset",
+            "small64",
+            "-n",
+            "400",
+            "--match",
+            expr,
+            "--match-fraction",
+            "0.05",
+        ]))
+        .unwrap();
+        let cfg = presets::small64(1, 400);
+        let (d, m) = match_setup(&cfg, "Internet", expr).unwrap();
+        let meta = ferrocap_dataplane::expr::PacketMeta {
+            iif: d.interface_index("Internet"),
+            ..Default::default()
+        };
+        let mut r = CaptureReader::open(&p).unwrap();
+        let (mut n, mut matched) = (0, 0);
+        while let Some(rec) = r.next_record().unwrap() {
+            n += 1;
+            matched += usize::from(m.matches(&meta, rec.data));
+        }
+        assert_eq!((n, matched), (400, 20));
+        for argv in [
+            &["ferrocap-bench", "gen", "-o", "x", "--match", "any"][..],
+            &[
+                "ferrocap-bench",
+                "gen",
+                "-o",
+                "x",
+                "--match-fraction",
+                "0.5",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+        }
+        let err = run_gen(gen_args(&[
+            "ferrocap-bench",
+            "gen",
+            "-o",
+            p.to_str().unwrap(),
+            "--match",
+            "port = ",
+            "--match-fraction",
+            "0.5",
+        ]))
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("--match"), "{err:#}");
     }
 
     #[test]

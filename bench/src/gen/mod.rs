@@ -26,6 +26,7 @@
 mod frame;
 pub mod presets;
 mod rng;
+mod select;
 #[cfg(test)]
 mod tests;
 
@@ -34,6 +35,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use ferrocap_dataplane::pcap::{CaptureRecord, CapturedDirection};
+
+pub use select::{select, MatchSelection, Selected, MAX_TRIES};
 
 use frame::{proto, Addrs, Ext, Link, V4Fields};
 use rng::{Rng, Zipf};
@@ -121,6 +124,15 @@ pub enum GenConfigError {
     /// `flows` is 0.
     #[error("flows must be at least 1")]
     NoFlows,
+    /// [`select`] drew this many candidates in a row without finding a
+    /// packet of the kind it needed.
+    #[error("no {} packet in {tried} generated candidates: the expression matches {} in this preset", if *matching { "matching" } else { "non-matching" }, if *matching { "too rarely" } else { "nearly everything" })]
+    MatchTooRare {
+        /// Whether a matching packet was wanted.
+        matching: bool,
+        /// Candidates drawn.
+        tried: u64,
+    },
 }
 
 impl FromStr for GenInterface {

@@ -1,0 +1,139 @@
+//! Scenario `matching`: parse + match time per packet of ferrocap's
+//! compiled expressions against libpcap's BPF interpreter (`bpf_filter`,
+//! through the `pcap` crate) with the equivalent filters of
+//! [`ferrocap_bench::cases`], on the same generated packets. Rounds
+//! alternate between the two sides; each figure is the median round. The
+//! match counts must agree, or the scenario fails.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use ferrocap_bench::cases::{self, MatchCase};
+use ferrocap_dataplane::expr::{compile, Matcher, PacketMeta};
+use pcap::{BpfProgram, Capture, Linktype};
+use serde_json::json;
+
+use super::util::{median, Profiler};
+use super::{Ctx, Row, ScenarioResult};
+
+const TARGET: f64 = 0.25;
+
+struct Compiled {
+    case: &'static MatchCase,
+    matcher: Matcher,
+    bpf: BpfProgram,
+}
+
+fn ours(m: &Matcher, meta: &PacketMeta, pkts: &[Vec<u8>]) -> usize {
+    pkts.iter()
+        .filter(|p| m.matches(meta, black_box(p.as_slice())))
+        .count()
+}
+
+fn theirs(b: &BpfProgram, pkts: &[Vec<u8>]) -> usize {
+    pkts.iter().filter(|p| b.filter(black_box(p))).count()
+}
+
+/// Runs the scenario.
+pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
+    let mut r = ScenarioResult::new(
+        "matching",
+        "parse + match per packet: ferrocap's compiled expression vs libpcap bpf_filter \
+         with the equivalent filter, same packets (mix preset without IPv6 extension headers)",
+    );
+    r.target = Some(format!("ferrocap / libpcap <= {TARGET}"));
+    let (n, rounds) = if ctx.quick { (5_000, 7) } else { (20_000, 31) };
+    ctx.progress.step("generating packets");
+    let pkts = cases::packets(n);
+    let dir = match cases::directory() {
+        Ok(d) => d,
+        Err(e) => return r.fail(format!("directory: {e}")),
+    };
+    let meta = cases::meta(&dir);
+    let dead = match Capture::dead(Linktype::ETHERNET) {
+        Ok(d) => d,
+        Err(e) => return r.skip(format!("libpcap unavailable: {e}")),
+    };
+    let mut compiled = Vec::new();
+    for case in cases::CASES {
+        let matcher = match compile(case.kerio, &dir) {
+            Ok(c) => c.matcher,
+            Err(e) => return r.fail(format!("{}: {e}", case.label)),
+        };
+        let bpf = match dead.compile(&cases::with_vlans(case.bpf), true) {
+            Ok(b) => b,
+            Err(e) => return r.fail(format!("{}: BPF: {e}", case.label)),
+        };
+        compiled.push(Compiled { case, matcher, bpf });
+    }
+    let mut worst: Option<f64> = None;
+    let mut mismatches = Vec::new();
+    for c in &compiled {
+        ctx.progress.step(&format!(
+            "{} ({} packets × {rounds} rounds)",
+            c.case.label, n
+        ));
+        let (ma, mb) = (ours(&c.matcher, &meta, &pkts), theirs(&c.bpf, &pkts));
+        if ma != mb {
+            mismatches.push(format!(
+                "{}: ferrocap matched {ma}, libpcap {mb}",
+                c.case.label
+            ));
+        }
+        let mut a = Vec::with_capacity(rounds);
+        let mut b = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            black_box(ours(&c.matcher, &meta, &pkts));
+            a.push(t.elapsed().as_nanos() as f64 / pkts.len() as f64);
+            let t = Instant::now();
+            black_box(theirs(&c.bpf, &pkts));
+            b.push(t.elapsed().as_nanos() as f64 / pkts.len() as f64);
+        }
+        let (Some(ta), Some(tb)) = (median(&mut a), median(&mut b)) else {
+            continue;
+        };
+        let ratio = ta / tb;
+        worst = Some(worst.map_or(ratio, |w: f64| w.max(ratio)));
+        let mut row = Row {
+            label: c.case.label.to_owned(),
+            ferrocap: Some(ta),
+            peer: Some(tb),
+            unit: "ns/packet".into(),
+            ratio: Some(ratio),
+            target_met: Some(ratio <= TARGET),
+            ..Row::default()
+        };
+        row.extra.insert("expression".into(), json!(c.case.kerio));
+        row.extra.insert("bpf".into(), json!(c.case.bpf));
+        row.extra.insert("ferrocap_matches".into(), json!(ma));
+        row.extra.insert("libpcap_matches".into(), json!(mb));
+        r.rows.push(row);
+    }
+    r.ratio = worst;
+    r.target_met = worst.map(|w| w <= TARGET);
+    r.notes.push(format!(
+        "{n} packets, median of {rounds} interleaved rounds per side; BPF filters are \
+         expanded to one and two VLAN tags as tcpdump needs; the scenario ratio is the worst case"
+    ));
+    if !mismatches.is_empty() {
+        return r.fail(format!(
+            "match counts disagree, the filters are not equivalent: {}",
+            mismatches.join("; ")
+        ));
+    }
+    if r.target_met == Some(false) && ctx.profile {
+        ctx.progress.step("profiling (perf)");
+        let data = ctx.work.join("perf-matching.data");
+        if let Some(p) = Profiler::attach(std::process::id(), &data) {
+            let t = Instant::now();
+            while t.elapsed().as_secs_f64() < 3.0 {
+                for c in &compiled {
+                    black_box(ours(&c.matcher, &meta, &pkts));
+                }
+            }
+            r.profile = p.report();
+        }
+    }
+    r
+}
