@@ -245,6 +245,7 @@ mod live {
     use ferrocap_control::{
         ControlOptions, ControlPlane, DumpRequest, DumpSource, PortStat, Rotation, Server,
     };
+    use ferrocap_dataplane::affinity;
     use ferrocap_dataplane::expr::{self, Direction, Directory, IfIndex};
     use ferrocap_dataplane::log::{catalog, LogConfig, Logger, OutputKind as LogOutput};
     use ferrocap_dataplane::runtime::{
@@ -602,10 +603,12 @@ mod live {
                 eal_args.push(format!("--vdev={}", resolve_vdev(v, &base)));
             }
         }
+        let before_eal = affinity::thread_ids().unwrap_or_default();
         let eal = Eal::init(&eal_args).map_err(|e| {
             logger.log(0, catalog::DPDE_INIT_FAILED, &[&e]);
             format!("DPDK EAL initialisation failed: {e}")
         })?;
+        keep_off_worker_cores(&before_eal);
         let port_count = eal.ports().count();
         logger.log(0, catalog::DPDE_INIT, &[&eal.lcore_count(), &port_count]);
         if cfg.ports.is_empty() {
@@ -789,6 +792,17 @@ mod live {
     /// How often the main loop publishes the ports' counters to the control plane.
     const PORT_STATS_INTERVAL: Duration = Duration::from_millis(250);
 
+    /// Moves the threads started before the EAL (the logger's, the signal
+    /// thread) onto the main lcore's cores, where the EAL just pinned this
+    /// thread, so that nothing but workers runs on worker cores.
+    fn keep_off_worker_cores(before_eal: &[i32]) {
+        if let Err(e) = affinity::confine_to_current(before_eal) {
+            eprintln!(
+                "ferrocap: warning: cannot move the logger threads off the worker cores: {e}"
+            );
+        }
+    }
+
     /// How often `ferrocap run` logs each worker's counters (`MONI-888-I`).
     const COUNTERS_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -873,8 +887,10 @@ mod live {
         let compiled = expr::compile(opts.expression, &directory)
             .map_err(|e| format!("Line {}, char {}: {}", e.line, e.char, e.message))?;
         let eal_args: Vec<&str> = opts.eal.split_whitespace().collect();
+        let before_eal = affinity::thread_ids().unwrap_or_default();
         let eal =
             Eal::init(&eal_args).map_err(|e| format!("DPDK EAL initialisation failed: {e}"))?;
+        keep_off_worker_cores(&before_eal);
         let infos: Vec<_> = eal.ports().collect();
         if infos.is_empty() {
             return Err("the EAL arguments create no port (add --vdev=... or a PCI device)".into());

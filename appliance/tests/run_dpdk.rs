@@ -566,6 +566,29 @@ dir = "log"
     let debug = dir.path().join("log/ferrocap-debug");
     let started = wait_for(&debug, "DPDW-");
     assert!(started.contains("DPDW-"), "no worker start in {started}");
+    // Only the worker runs on the worker core (1): the threads started
+    // before the EAL (logger, signals) were moved to the main lcore's core.
+    let mut seen = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{}/task", child.id())).expect("tasks") {
+        let dir = task.expect("task").path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let cpus = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default();
+        seen.push(format!("{}={cpus}", comm.trim()));
+    }
+    for s in &seen {
+        let on_worker_core = s.ends_with("=1");
+        assert_eq!(
+            on_worker_core,
+            s.starts_with("rte-worker") || s.starts_with("lcore-worker"),
+            "{seen:?}"
+        );
+    }
+    assert!(seen.iter().any(|s| s == "ferrocap-log=0"), "{seen:?}");
     signal(&child, "USR1");
     let text = wait_for(&debug, "SLOG-110-K level changed to 6");
     assert!(text.contains("SLOG-110-K level changed to 6"), "{text}");

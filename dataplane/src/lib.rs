@@ -12,6 +12,7 @@
 //! This crate knows nothing about HTTP or the command line.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod affinity;
 pub mod expr;
 pub mod log;
 pub mod pcap;
