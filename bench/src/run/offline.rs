@@ -4,8 +4,9 @@
 //! once before timing so both sides read from the page cache. Both sides
 //! must write the same number of packets, or the scenario fails.
 //!
-//! `ferrocap capture` reads one `-r` input; the many-files case runs one
-//! process per file, as many at once as there are CPUs, on both sides.
+//! Many files: one `ferrocap capture -r F1 -r F2 … -w DIR` process, which
+//! filters its inputs on every core (rayon), against one tcpdump process per
+//! file, all started at once (tcpdump reads one file per process).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -124,6 +125,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
         }
     }
     let out_a = |i: usize| ctx.work.join(format!("off-ours-{i}.pcap"));
+    let many_dir = ctx.work.join("off-ours-many");
     let out_b = |i: usize| ctx.work.join(format!("off-tcpdump-{i}.pcap"));
     // One file.
     let (mut ta, mut tb) = (Vec::new(), Vec::new());
@@ -190,20 +192,42 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
             round + 1
         ));
         let t = Instant::now();
-        let kids: anyhow::Result<Vec<_>> = many
-            .iter()
-            .enumerate()
-            .map(|(i, p)| spawn_ours(&bin, p, &out_a(i + 1)))
-            .collect();
-        match kids.and_then(|k| batch(k, t)) {
+        let mut cmd = Command::new(&bin);
+        cmd.arg("capture");
+        for p in &many {
+            cmd.arg("-r").arg(p);
+        }
+        let kid = cmd
+            .arg("-w")
+            .arg(&many_dir)
+            .arg(KERIO)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting ferrocap capture");
+        match kid.and_then(|k| batch(vec![k], t)) {
             Ok(s) => ma.push(s),
             Err(e) => return r.fail(format!("ferrocap capture: {e:#}")),
+        }
+    }
+    for (i, p) in many.iter().enumerate() {
+        let ours = p.file_name().map(|n| many_dir.join(n));
+        match (ours.map(|o| count_records(&o)), count_records(&out_b(i + 1))) {
+            (Some(Ok(a)), Ok(b)) if a == b => {}
+            (Some(Ok(a)), Ok(b)) => {
+                return r.fail(format!(
+                    "{}: ferrocap wrote {a} packets, tcpdump {b}",
+                    p.display()
+                ))
+            }
+            _ => return r.fail(format!("reading the outputs of {}", p.display())),
         }
     }
     let (a, b) = (median(&mut ma), median(&mut mb));
     let mut row = Row {
         label: format!(
-            "{files} files × {} packets, {files} processes",
+            "{files} files × {} packets: 1 ferrocap process, {files} tcpdump processes",
             n / files as u64
         ),
         ferrocap: a,
@@ -219,14 +243,15 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
          inputs in the page cache; both outputs hold the same packets ({ca})"
     ));
     r.notes.push(
-        "`ferrocap capture` takes a single -r input and has no multi-file (rayon) mode: \
-         the many-files row runs one process per file at once on both sides"
+        "many files: one `ferrocap capture -r F1 -r F2 … -w DIR` (inputs filtered in parallel) \
+         against one tcpdump process per file, all at once; each pair of outputs holds the same packets"
             .into(),
     );
     for i in 0..=files {
         let _ = std::fs::remove_file(out_a(i));
         let _ = std::fs::remove_file(out_b(i));
     }
+    let _ = std::fs::remove_dir_all(&many_dir);
     if r.target_met == Some(false) && ctx.profile {
         ctx.progress
             .step("profiling ferrocap capture (perf record)");
