@@ -9,7 +9,6 @@ use arc_swap::{ArcSwap, Cache};
 
 use super::{Inner, OutputSet};
 use crate::source::{Burst, PacketSource, SourceError};
-use crate::wire::{self, Decoded, Depth};
 
 /// A worker's own counters for one output of its current set.
 #[derive(Debug, Default, Clone, Copy)]
@@ -113,19 +112,15 @@ impl Worker {
             switch_set(&self.inner, self.index, local, set);
         }
         let classifier = &*self.inner.classifier;
-        let depth = set.depth;
         for pkt in burst.iter() {
             local.rx += 1;
             local.rx_bytes += u64::from(pkt.meta.orig_len);
-            let d = if depth > Depth::Metadata {
-                wire::decode(pkt.data, depth)
-            } else {
-                Decoded::default()
-            };
-            let meta = classifier.classify(pkt.meta.port, &d);
+            // Each matcher reads only the headers it needs (lean staged
+            // decode); no full decode of the packet.
+            let meta = classifier.classify_frame(pkt.meta.port, pkt.data);
             let mut any = false;
             for (rule, counts) in set.rules.iter().zip(local.outputs.iter_mut()) {
-                if !rule.matcher.matches_decoded(&meta, &d) {
+                if !rule.matcher.matches(&meta, pkt.data) {
                     continue;
                 }
                 any = true;
