@@ -480,12 +480,40 @@ pub(crate) enum Shape {
     Port { test: FastPort<2>, when: bool },
     /// The answer is `(has flags & flags & mask == value) == when`.
     Flags { mask: u8, value: u8, when: bool },
+    /// The answer is `address test & port test`: the transport layer is
+    /// read only for packets that pass the address test (`daddr = X &
+    /// dport = Y`).
+    AddrPort { addr: FastAddr, port: FastPort<2> },
 }
 
 impl Shape {
     /// The direct shape of a sub-plan with `tests` (in stage order) and
     /// truth table `table`, if it has one.
     pub(crate) fn of(tests: &[Test], table: &[u64]) -> Shape {
+        if let (
+            [Test::Addr {
+                which,
+                negated,
+                set,
+            }, Test::Port {
+                which: port_which,
+                ranges,
+            }],
+            Some(&word),
+        ) = (tests, table.first())
+        {
+            // Bit 0 is the address test, bit 1 the port test: only row 3.
+            if word & 0b1111 == 0b1000 {
+                return Shape::AddrPort {
+                    addr: FastAddr {
+                        which: *which,
+                        negated: *negated,
+                        set: set.clone(),
+                    },
+                    port: FastPort::new(*port_which, ranges),
+                };
+            }
+        }
         let ([test], Some(&word)) = (tests, table.first()) else {
             return Shape::Table;
         };
@@ -524,6 +552,23 @@ impl Sub {
             Shape::Flags { mask, value, when } => {
                 let l4 = lean::transport(lean::network(frame));
                 return (l4.has_flags & (l4.flags & mask == value)) == when;
+            }
+            Shape::AddrPort { ref addr, ref port } => {
+                let net = lean::network(frame);
+                let hit = match net.l3() {
+                    L3::None => false,
+                    L3::V4 { src, dst } => {
+                        addr_test(&addr.set.v4, addr.which, addr.negated, src, dst)
+                    }
+                    L3::V6 { src, dst } => {
+                        addr_test(&addr.set.v6, addr.which, addr.negated, src, dst)
+                    }
+                };
+                if !hit {
+                    return false;
+                }
+                let l4 = lean::transport(net);
+                return port.eval(l4.has_ports, l4.src, l4.dst);
             }
         }
         if self.depth == Depth::Metadata {
@@ -1022,7 +1067,7 @@ mod tests {
             })
             .flatten()
             .collect();
-        for want in ["IsIp { when: true }", "Port {", "Flags {"] {
+        for want in ["IsIp { when: true }", "Port {", "Flags {", "AddrPort {"] {
             assert!(
                 shapes.iter().any(|s| format!("{s:?}").contains(want)),
                 "no sub-plan of shape {want}: {shapes:?}"
