@@ -2,8 +2,9 @@
 //! against libpcap's BPF interpreter (`pcap_offline_filter`, which runs
 //! `bpf_filter`) with equivalent filters, on the same generated packets.
 //!
-//! Run: `cargo bench -p ferrocap-bench --bench matching`. Criterion reports
-//! each side; the closing table reports the ratio from interleaved rounds
+//! Run: `cargo bench -p ferrocap-bench --bench matching`
+//! (`FERROCAP_BENCH_PACKETS=N` packets, `FERROCAP_BENCH_CASE=label` for one
+//! case only). Criterion reports each side; the closing table reports the ratio from interleaved rounds
 //! measured in the same run, and the match counts of both sides (equal
 //! counts show the filters are equivalent on this traffic).
 //!
@@ -85,8 +86,11 @@ fn build() -> (Vec<Vec<u8>>, PacketMeta, Vec<Case>) {
         direction: Direction::In,
     };
     let dead = Capture::dead(Linktype::ETHERNET).expect("pcap dead handle");
+    // FERROCAP_BENCH_CASE=label keeps one case (for profilers).
+    let only = std::env::var("FERROCAP_BENCH_CASE").ok();
     let cases = cases()
         .into_iter()
+        .filter(|(label, _, _)| only.as_deref().map_or(true, |o| o == *label))
         .map(|(label, kerio, bpf)| Case {
             label,
             matcher: compile(kerio, &dir).expect("expression compiles").matcher,

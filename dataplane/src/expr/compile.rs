@@ -12,8 +12,8 @@ use super::directory::{Directory, IfIndex};
 use super::error::{ExprError, Warning};
 use super::lint::lint;
 use super::matcher::{
-    bit, Direction, Matcher, Node, PacketMeta, Plan, Sub, TableTests, Test, Which, ACCEPT, REJECT,
-    TABLE_MAX_TESTS,
+    bit, Direction, Matcher, Node, PacketMeta, Plan, Shape, Sub, TableTests, Test, Which, ACCEPT,
+    REJECT, TABLE_MAX_TESTS,
 };
 use super::parser::parse;
 use super::resolve::{resolve, RExpr};
@@ -164,6 +164,7 @@ fn sub(tests: &[Test], table: Box<[u64]>) -> Sub {
             .max()
             .unwrap_or(Depth::Metadata),
         known_net: decided(&table, n, net_bits),
+        shape: Shape::of(tests, &table),
         table,
     }
 }

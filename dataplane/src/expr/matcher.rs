@@ -462,12 +462,115 @@ pub(crate) struct Sub {
     pub(crate) table: Box<[u64]>,
     pub(crate) depth: Depth,
     pub(crate) known_net: Box<[u64]>,
+    /// The sub-plan's shape, when it has a direct evaluation.
+    pub(crate) shape: Shape,
+}
+
+/// Sub-plans of one test whose answer is that test (or its negation), run
+/// without the table machinery: the common shapes once narrowing has
+/// removed the metadata tests (`if = "X" & (port = …)`, `direc = in &
+/// tcpfl = SYN`, `any`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// No direct evaluation: use the table.
+    Table,
+    /// The answer is `is_ip == when`.
+    IsIp { when: bool },
+    /// The answer is `port test == when`.
+    Port { test: FastPort<2>, when: bool },
+    /// The answer is `(has flags & flags & mask == value) == when`.
+    Flags { mask: u8, value: u8, when: bool },
+    /// The answer is `address test & port test`: the transport layer is
+    /// read only for packets that pass the address test (`daddr = X &
+    /// dport = Y`).
+    AddrPort { addr: FastAddr, port: FastPort<2> },
+}
+
+impl Shape {
+    /// The direct shape of a sub-plan with `tests` (in stage order) and
+    /// truth table `table`, if it has one.
+    pub(crate) fn of(tests: &[Test], table: &[u64]) -> Shape {
+        if let (
+            [Test::Addr {
+                which,
+                negated,
+                set,
+            }, Test::Port {
+                which: port_which,
+                ranges,
+            }],
+            Some(&word),
+        ) = (tests, table.first())
+        {
+            // Bit 0 is the address test, bit 1 the port test: only row 3.
+            if word & 0b1111 == 0b1000 {
+                return Shape::AddrPort {
+                    addr: FastAddr {
+                        which: *which,
+                        negated: *negated,
+                        set: set.clone(),
+                    },
+                    port: FastPort::new(*port_which, ranges),
+                };
+            }
+        }
+        let ([test], Some(&word)) = (tests, table.first()) else {
+            return Shape::Table;
+        };
+        let when = match word & 0b11 {
+            0b10 => true,
+            0b01 => false,
+            _ => return Shape::Table,
+        };
+        match test {
+            Test::IsIp => Shape::IsIp { when },
+            Test::Port { which, ranges } => Shape::Port {
+                test: FastPort::new(*which, ranges),
+                when,
+            },
+            Test::Flags { mask, value } => Shape::Flags {
+                mask: *mask,
+                value: *value,
+                when,
+            },
+            _ => Shape::Table,
+        }
+    }
 }
 
 impl Sub {
     /// Matches `frame`.
     #[inline(always)]
     fn matches(&self, frame: &[u8]) -> bool {
+        match self.shape {
+            Shape::Table => {}
+            Shape::IsIp { when } => return lean::network(frame).is_ip() == when,
+            Shape::Port { ref test, when } => {
+                let l4 = lean::transport(lean::network(frame));
+                return test.eval(l4.has_ports, l4.src, l4.dst) == when;
+            }
+            Shape::Flags { mask, value, when } => {
+                let l4 = lean::transport(lean::network(frame));
+                return (l4.has_flags & (l4.flags & mask == value)) == when;
+            }
+            Shape::AddrPort { ref addr, ref port } => {
+                let net = lean::network(frame);
+                let hit = match net.l3() {
+                    L3::None => false,
+                    L3::V4 { src, dst } => {
+                        addr_test(&addr.set.v4, addr.which, addr.negated, src, dst)
+                    }
+                    L3::V6 { src, dst } => {
+                        addr_test(&addr.set.v6, addr.which, addr.negated, src, dst)
+                    }
+                };
+                if !hit {
+                    return false;
+                }
+                let l4 = lean::transport(net);
+                return port.eval(l4.has_ports, l4.src, l4.dst);
+            }
+        }
         if self.depth == Depth::Metadata {
             return bit(&self.table, 0);
         }
@@ -790,6 +893,8 @@ mod tests {
         "saddr != 10.1.0.0/16 | saddr = 10.0.0.0/8",
         "dport = 80 | dport = 8080 | dport = 7 | sport = 1-10 | sport = 20-30",
         "(dport = 80 | dport = 443) & (dport != 80 | sport != 1024)",
+        "dport != 80",
+        r#"iif = "Internet" & dport != 445"#,
         r#"(saddr = 192.168.1.0/24 | addr = list:"servers") & daddr = 192.168.1.10 & any"#,
     ];
 
@@ -953,6 +1058,21 @@ mod tests {
             .filter(|(_, m)| matches!(m.plan, Plan::Program { .. }))
             .count();
         assert_eq!(program, 1);
+        // The direct shapes occur, so the property test below runs them.
+        let shapes: Vec<&Shape> = ms
+            .iter()
+            .filter_map(|(_, m)| match &m.plan {
+                Plan::Table { subs, .. } => Some(subs.iter().map(|s| &s.shape)),
+                Plan::Program { .. } => None,
+            })
+            .flatten()
+            .collect();
+        for want in ["IsIp { when: true }", "Port {", "Flags {", "AddrPort {"] {
+            assert!(
+                shapes.iter().any(|s| format!("{s:?}").contains(want)),
+                "no sub-plan of shape {want}: {shapes:?}"
+            );
+        }
     }
 
     #[test]

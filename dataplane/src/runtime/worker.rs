@@ -9,7 +9,6 @@ use arc_swap::{ArcSwap, Cache};
 
 use super::{Inner, OutputSet};
 use crate::source::{Burst, PacketSource, SourceError};
-use crate::wire::{self, Decoded, Depth};
 
 /// A worker's own counters for one output of its current set.
 #[derive(Debug, Default, Clone, Copy)]
@@ -113,21 +112,22 @@ impl Worker {
             switch_set(&self.inner, self.index, local, set);
         }
         let classifier = &*self.inner.classifier;
-        let depth = set.depth;
+        let (mut rx, mut rx_bytes, mut matched) = (0u64, 0u64, 0u64);
         for pkt in burst.iter() {
-            local.rx += 1;
-            local.rx_bytes += u64::from(pkt.meta.orig_len);
-            let d = if depth > Depth::Metadata {
-                wire::decode(pkt.data, depth)
-            } else {
-                Decoded::default()
-            };
-            let meta = classifier.classify(pkt.meta.port, &d);
+            rx += 1;
+            rx_bytes += u64::from(pkt.meta.orig_len);
+            // Each matcher reads only the headers it needs (lean staged
+            // decode); no full decode of the packet.
+            let meta = classifier.classify_frame(pkt.meta.port, pkt.data);
             let mut any = false;
-            for (rule, counts) in set.rules.iter().zip(local.outputs.iter_mut()) {
-                if !rule.matcher.matches_decoded(&meta, &d) {
+            for (i, rule) in set.rules.iter().enumerate() {
+                if !rule.matcher.matches(&meta, pkt.data) {
                     continue;
                 }
+                // `outputs` is aligned with `set.rules` (switch_set).
+                let Some(counts) = local.outputs.get_mut(i) else {
+                    continue;
+                };
                 any = true;
                 counts.matched += 1;
                 let Some(ring) = rule.output.rings.get(self.index) else {
@@ -150,12 +150,12 @@ impl Worker {
                     None => counts.dropped_queue_full += 1,
                 }
             }
-            if any {
-                local.matched += 1;
-            } else {
-                local.unmatched += 1;
-            }
+            matched += u64::from(any);
         }
+        local.rx += rx;
+        local.rx_bytes += rx_bytes;
+        local.matched += matched;
+        local.unmatched += rx - matched;
         local.bursts += 1;
         if local.bursts >= self.inner.config.publish_every {
             local.bursts = 0;
