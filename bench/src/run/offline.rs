@@ -213,7 +213,10 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
     }
     for (i, p) in many.iter().enumerate() {
         let ours = p.file_name().map(|n| many_dir.join(n));
-        match (ours.map(|o| count_records(&o)), count_records(&out_b(i + 1))) {
+        match (
+            ours.map(|o| count_records(&o)),
+            count_records(&out_b(i + 1)),
+        ) {
             (Some(Ok(a)), Ok(b)) if a == b => {}
             (Some(Ok(a)), Ok(b)) => {
                 return r.fail(format!(
