@@ -14,6 +14,7 @@
 
 pub mod affinity;
 pub mod expr;
+pub mod hint;
 pub mod log;
 pub mod pcap;
 pub mod runtime;
