@@ -366,7 +366,7 @@ mod live {
                 dump_dir: dump_dir(path, loaded),
                 stats_log,
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                dpdk_version: "22.11+".to_owned(),
+                dpdk_version: ferrocap_dataplane::source::dpdk::DPDK_VERSION.to_owned(),
             },
         );
         if let Some(e) = &loaded.config.packet_logging.expression {

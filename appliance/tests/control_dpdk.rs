@@ -271,6 +271,22 @@ fn prometheus_scrapes_a_running_capture() {
         text.contains("ferrocap_port_link_up{port=\"net_pcap0\"} 1"),
         "{text}"
     );
+    // build_info names the DPDK that pkg-config reports.
+    let modversion = std::process::Command::new("pkg-config")
+        .args(["--modversion", "libdpdk"])
+        .output()
+        .expect("pkg-config");
+    let dpdk = String::from_utf8_lossy(&modversion.stdout)
+        .trim()
+        .to_owned();
+    assert!(!dpdk.is_empty());
+    assert!(
+        text.contains(&format!(
+            "ferrocap_build_info{{dpdk=\"{dpdk}\",version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
 
     let prom_port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

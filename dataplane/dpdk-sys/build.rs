@@ -52,6 +52,7 @@ fn main() {
         .map(str::to_owned)
         .collect();
     println!("cargo:version={}", lib.version);
+    println!("cargo:rustc-env=FERROCAP_DPDK_VERSION={}", lib.version);
 
     let mut build = cc::Build::new();
     build

@@ -9,3 +9,7 @@
 #![allow(missing_docs, unreachable_pub, clippy::all)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+
+/// The version of libdpdk this crate was built and linked against, as
+/// pkg-config reported it (e.g. `22.11.11`).
+pub const DPDK_VERSION: &str = env!("FERROCAP_DPDK_VERSION");

@@ -39,6 +39,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrocap_dpdk_sys as sys;
 
+/// The libdpdk version ferrocap was built against (pkg-config), e.g. for
+/// the `dpdk` label of `ferrocap_build_info`.
+pub const DPDK_VERSION: &str = sys::DPDK_VERSION;
+
 use super::{Burst, Packet, PacketMeta, PacketSource, SourceError, BURST_MAX};
 
 /// Set by the first [`Eal::init`]; never cleared (DPDK cannot start twice).
