@@ -724,11 +724,13 @@ fn capture(
     // the packets one by one in order (packet log, -c), is matched in
     // chunks on every core; the records come out in input order.
     let mut parallel = packet_log.is_none() && args.count.is_none();
+    // The window of chunks split off while the previous one was matched.
+    let mut ahead: Vec<CaptureReader<File>> = Vec::new();
     loop {
         if parallel && pending.is_none() {
             let step = match (dump.as_mut(), inputs.first_mut()) {
                 (Some(d), Some(input)) if inputs_len_is_one(&reader) && input.decodable => {
-                    match_in_parallel(&mut reader, d, input, &mut counts)
+                    match_in_parallel(&mut reader, d, input, &mut counts, &mut ahead)
                 }
                 _ => Ok(false),
             };
@@ -971,16 +973,27 @@ struct ChunkResult {
     error: Option<CaptureError>,
 }
 
+/// Splits off the next window of the input: up to two chunks per thread.
+fn take_window(reader: &mut CaptureReader<File>) -> Vec<CaptureReader<File>> {
+    let window = rayon::current_num_threads() * 2;
+    std::iter::from_fn(|| reader.take_pcap_chunk(CHUNK_BYTES))
+        .take(window)
+        .collect()
+}
+
 /// Matches the next window of the input (two chunks per thread) in
-/// parallel and appends the matches to the dump in input order. `Ok(false)`
-/// when nothing could be split off (a streamed or pcapng input, a pcapng
-/// dump, the end of the input, or a cut record that the sequential loop
-/// then reports); the caller goes on one record at a time.
+/// parallel and appends the matches to the dump in input order, while the
+/// window after it is split off (`ahead`, kept for the next call).
+/// `Ok(false)` when nothing could be split off (a streamed or pcapng input,
+/// a pcapng dump, the end of the input, or a cut record that the
+/// sequential loop then reports), and then `ahead` is empty; the caller
+/// goes on one record at a time.
 fn match_in_parallel(
     reader: &mut CaptureReader<File>,
     d: &mut Dump,
     input: &mut InputInterface,
     counts: &mut Counts,
+    ahead: &mut Vec<CaptureReader<File>>,
 ) -> Result<bool, CaptureError> {
     use rayon::prelude::*;
     let Some(encoder) = d.writer.pcap_encoder() else {
@@ -994,47 +1007,49 @@ fn match_in_parallel(
                 .add_interface(input.name.as_deref(), LINKTYPE_ETHERNET)?,
         );
     }
-    let window = rayon::current_num_threads() * 2;
-    let chunks: Vec<CaptureReader<File>> =
-        std::iter::from_fn(|| reader.take_pcap_chunk(CHUNK_BYTES))
-            .take(window)
-            .collect();
+    let chunks = if ahead.is_empty() {
+        take_window(reader)
+    } else {
+        std::mem::take(ahead)
+    };
     if chunks.is_empty() {
         return Ok(false);
     }
     let (matcher, iif, rule) = (&d.matcher, input.iif, input.rule);
-    let results: Vec<ChunkResult> = chunks
-        .into_par_iter()
-        .map(|mut chunk| {
-            let mut out = ChunkResult::default();
-            loop {
-                let rec = match chunk.next_record() {
-                    Ok(Some(rec)) => rec,
-                    Ok(None) => break,
-                    Err(e) => {
-                        out.error = Some(e);
-                        break;
-                    }
-                };
-                out.read += 1;
-                if rec.data.len() < 14 {
-                    out.skipped += 1;
-                    continue;
+    let match_chunk = |mut chunk: CaptureReader<File>| {
+        let mut out = ChunkResult::default();
+        loop {
+            let rec = match chunk.next_record() {
+                Ok(Some(rec)) => rec,
+                Ok(None) => break,
+                Err(e) => {
+                    out.error = Some(e);
+                    break;
                 }
-                let meta = PacketMeta {
-                    iif,
-                    direction: direction_of(&rec, rule),
-                };
-                if matcher.matches(&meta, rec.data) {
-                    out.matched += 1;
-                    encoder.encode(&rec, &mut out.encoded);
-                } else {
-                    out.unmatched += 1;
-                }
+            };
+            out.read += 1;
+            if rec.data.len() < 14 {
+                out.skipped += 1;
+                continue;
             }
-            out
-        })
-        .collect();
+            let meta = PacketMeta {
+                iif,
+                direction: direction_of(&rec, rule),
+            };
+            if matcher.matches(&meta, rec.data) {
+                out.matched += 1;
+                encoder.encode(&rec, &mut out.encoded);
+            } else {
+                out.unmatched += 1;
+            }
+        }
+        out
+    };
+    let (next, results): (_, Vec<ChunkResult>) = rayon::join(
+        || take_window(reader),
+        || chunks.into_par_iter().map(match_chunk).collect(),
+    );
+    *ahead = next;
     for r in results {
         counts.read += r.read;
         counts.skipped += r.skipped;
