@@ -18,38 +18,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use ferrocap_bench::gen::{self, presets, DirectionRule, GenInterface};
-use ferrocap_dataplane::expr::{compile, Direction, Directory, InterfaceKind, Matcher, PacketMeta};
+use ferrocap_bench::cases;
+use ferrocap_dataplane::expr::{compile, Matcher, PacketMeta};
 use pcap::{BpfProgram, Capture, Linktype};
-
-/// A BPF filter `f` extended to one and two VLAN tags, as libpcap needs.
-fn with_vlans(f: &str) -> String {
-    format!("({f}) or (vlan and (({f}) or (vlan and ({f}))))")
-}
-
-/// (label, Kerio expression, equivalent BPF filter before VLAN expansion).
-fn cases() -> Vec<(&'static str, &'static str, String)> {
-    let syn = "(tcp[tcpflags] & tcp-syn != 0) or (ip6 and ip6[6] == 6 and ip6[53] & 2 != 0)";
-    vec![
-        (
-            "seed1-range",
-            r#"if = "Internet" & (port = 137-139 | port = 445)"#,
-            "(tcp or udp) and (portrange 137-139 or port 445)".into(),
-        ),
-        (
-            "seed2",
-            r#"oif = "Internet" & daddr = 8.8.8.8 & (dport = 80 | dport = 8080)"#,
-            "dst host 8.8.8.8 and (tcp or udp) and (dst port 80 or dst port 8080)".into(),
-        ),
-        ("seed3", "direc = in & tcpfl = SYN", syn.into()),
-        ("any", "any", "ip or ip6".into()),
-        (
-            "subnet-port",
-            "saddr = 192.168.1.0/24 & dport = 443",
-            "src net 192.168.1.0/24 and (tcp or udp) and dst port 443".into(),
-        ),
-    ]
-}
 
 struct Case {
     label: &'static str,
@@ -57,47 +28,30 @@ struct Case {
     bpf: BpfProgram,
 }
 
-fn packets() -> Vec<Vec<u8>> {
+/// The packets, the metadata and the cases of `ferrocap_bench::cases`, the
+/// table `ferrocap-bench run matching` uses too.
+fn build() -> (Vec<Vec<u8>>, PacketMeta, Vec<Case>) {
     let n = std::env::var("FERROCAP_BENCH_PACKETS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let mut cfg = presets::mix(42, n);
-    cfg.ipv6_ext_fraction = 0.0;
-    cfg.truncate_fraction = 0.0;
-    cfg.interfaces = vec![GenInterface {
-        name: "Internet".into(),
-        direction: DirectionRule::In,
-    }];
-    gen::generate(&cfg).map(|p| p.frame).collect()
-}
-
-fn build() -> (Vec<Vec<u8>>, PacketMeta, Vec<Case>) {
-    let dir = Directory::builder()
-        .interface("Internet", InterfaceKind::Ethernet)
-        .interface("LAN", InterfaceKind::Ethernet)
-        .route("192.168.1.0/24", "LAN")
-        .route("0.0.0.0/0", "Internet")
-        .route("::/0", "Internet")
-        .build()
-        .expect("directory");
-    let meta = PacketMeta {
-        iif: dir.interface_index("Internet"),
-        direction: Direction::In,
-    };
+    let dir = cases::directory().expect("directory");
+    let meta = cases::meta(&dir);
     let dead = Capture::dead(Linktype::ETHERNET).expect("pcap dead handle");
     // FERROCAP_BENCH_CASE=label keeps one case (for profilers).
     let only = std::env::var("FERROCAP_BENCH_CASE").ok();
-    let cases = cases()
-        .into_iter()
-        .filter(|(label, _, _)| only.as_deref().map_or(true, |o| o == *label))
-        .map(|(label, kerio, bpf)| Case {
-            label,
-            matcher: compile(kerio, &dir).expect("expression compiles").matcher,
-            bpf: dead.compile(&with_vlans(&bpf), true).expect("BPF compiles"),
+    let cases = cases::CASES
+        .iter()
+        .filter(|c| only.as_deref().map_or(true, |o| o == c.label))
+        .map(|c| Case {
+            label: c.label,
+            matcher: compile(c.kerio, &dir).expect("expression compiles").matcher,
+            bpf: dead
+                .compile(&cases::with_vlans(c.bpf), true)
+                .expect("BPF compiles"),
         })
         .collect();
-    (packets(), meta, cases)
+    (cases::packets(n), meta, cases)
 }
 
 fn ours(c: &Case, meta: &PacketMeta, pkts: &[Vec<u8>]) -> usize {
