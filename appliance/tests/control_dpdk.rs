@@ -6,6 +6,8 @@
 //! the port).
 #![cfg(feature = "dpdk")]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -249,10 +251,10 @@ fn have(program: &str) -> bool {
 /// HTTP API sees the worker packet counter, consistent with the summary.
 #[test]
 fn prometheus_scrapes_a_running_capture() {
-    if !have("prometheus") {
-        eprintln!("SKIPPED: the prometheus server is not installed (Debian package `prometheus`)");
-        return;
-    }
+    assert!(
+        have("prometheus"),
+        "the prometheus server is not installed: run `bash deploy/test.sh` (it installs the Debian package)"
+    );
     let test = "prom";
     let dir = tempfile::tempdir().expect("tempdir");
     let app = Appliance::start(
@@ -367,26 +369,6 @@ fn prometheus_scrapes_a_running_capture() {
     assert!(n(&syn["latency_ns"]["p99"]) >= n(&syn["latency_ns"]["p50"]));
 }
 
-/// Frames tshark reads from `path`.
-fn tshark_count(path: &Path) -> Option<u64> {
-    if !have("tshark") {
-        return None;
-    }
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(path)
-        .args(["-T", "fields", "-e", "frame.number"])
-        .output()
-        .expect("tshark");
-    assert!(
-        out.status.success(),
-        "tshark -r {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).lines().count() as u64)
-}
-
 /// While `net_pcap` replays in a loop: the packet-logging expression is
 /// replaced 100 times through the API, and a dump is created, started,
 /// stopped and downloaded. At exit the accounting holds exactly for every
@@ -481,10 +463,7 @@ fn hot_changes_under_traffic_keep_the_accounting_exact() {
         records += 1;
     }
     assert_eq!(records, hot_written);
-    match tshark_count(&file) {
-        Some(frames) => assert_eq!(frames, hot_written, "tshark -r"),
-        None => eprintln!("SKIPPED the tshark check: tshark is not installed"),
-    }
+    assert_eq!(common::tshark_count(&file), hot_written, "tshark -r");
     assert!(dir.path().join("api-dumps").join("hot.pcap").is_file());
 
     let summary = app.stop();

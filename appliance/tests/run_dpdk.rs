@@ -138,23 +138,6 @@ fn tshark_select(file: &Path, filter: &str) -> Vec<usize> {
         .collect()
 }
 
-/// tshark reads the whole file without error; returns its packet count.
-fn tshark_reads(file: &Path) -> u64 {
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(file)
-        .args(["-T", "fields", "-e", "frame.number"])
-        .output()
-        .expect("tshark");
-    assert!(
-        out.status.success(),
-        "tshark cannot read {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).lines().count() as u64
-}
-
 /// A complete outer TCP/UDP header (see tshark_crosscheck.rs).
 const L4: &str = "(!icmp and !icmpv6 and (tcp.urgent_pointer or udp.length))";
 
@@ -239,7 +222,10 @@ dir = "log"
         let o = output(&v, name);
         assert_eq!(n(&o["matched"]), want.len() as u64);
         assert_eq!(n(&o["written"]), want.len() as u64);
-        assert_eq!(tshark_reads(&dir.path().join(file)), want.len() as u64);
+        assert_eq!(
+            common::tshark_count(&dir.path().join(file)),
+            want.len() as u64
+        );
     }
     let dns = tshark_select(
         &input,
@@ -345,7 +331,7 @@ format = "pcap"
 
 fn tshark_reads_or_zero(file: &Path) -> u64 {
     if common::tshark::available() {
-        tshark_reads(file)
+        common::tshark_count(file)
     } else {
         records(file).len() as u64
     }
@@ -497,7 +483,7 @@ dir = "log"
         let count = records(f).len() as u64;
         assert!(count > 0, "{}", f.display());
         if common::tshark::available() {
-            assert_eq!(tshark_reads(f), count, "{}", f.display());
+            assert_eq!(common::tshark_count(f), count, "{}", f.display());
         }
     }
     assert_eq!(

@@ -225,23 +225,6 @@ fn run_script(base: &str, out: &Path, dump: &str) -> Value {
     serde_json::from_str(last).unwrap_or_else(|e| panic!("web_ui.mjs result {last:?}: {e}"))
 }
 
-/// Frames tshark reads from `file` (failing on any read error).
-fn tshark_count(file: &Path) -> u64 {
-    let o = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(file)
-        .args(["-T", "fields", "-e", "frame.number"])
-        .output()
-        .expect("run tshark");
-    assert!(
-        o.status.success(),
-        "tshark cannot read {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).lines().count() as u64
-}
-
 #[test]
 fn web_page_creates_starts_stops_and_downloads_a_dump() {
     if let Err(why) = prerequisites() {
@@ -267,7 +250,7 @@ fn web_page_creates_starts_stops_and_downloads_a_dump() {
     assert!(written > 0, "the dump wrote no packet: {result}");
     let download = PathBuf::from(result["download"].as_str().expect("download path"));
     assert_eq!(download, out.join(format!("{dump}.pcap")));
-    let frames = tshark_count(&download);
+    let frames = common::tshark_count(&download);
     assert_eq!(
         frames, written,
         "the download holds {frames} frames, the API said {written} were written"

@@ -88,3 +88,21 @@ pub fn tshark_frames(file: &Path, filter: Option<&str>) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The frames tshark reads from `file`, failing the test if tshark cannot
+/// read it all (a dump must be whole for Wireshark).
+pub fn tshark_count(file: &Path) -> u64 {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .args(["-T", "fields", "-e", "frame.number"])
+        .output()
+        .expect("tshark runs (bash deploy/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "tshark cannot read {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).lines().count() as u64
+}
