@@ -729,7 +729,7 @@ fn capture(
     loop {
         if parallel && pending.is_none() {
             let step = match (dump.as_mut(), inputs.first_mut()) {
-                (Some(d), Some(input)) if inputs_len_is_one(&reader) && input.decodable => {
+                (Some(d), Some(input)) if is_splittable_pcap(&reader) && input.decodable => {
                     match_in_parallel(&mut reader, d, input, &mut counts, &mut ahead)
                 }
                 _ => Ok(false),
@@ -957,7 +957,7 @@ const CHUNK_BYTES: usize = 4 << 20;
 
 /// Whether the input is a classic pcap (one interface), the only kind
 /// [`match_in_parallel`] splits.
-fn inputs_len_is_one(reader: &CaptureReader<File>) -> bool {
+fn is_splittable_pcap(reader: &CaptureReader<File>) -> bool {
     reader.format() == DumpFormat::Pcap && reader.interfaces().len() == 1
 }
 

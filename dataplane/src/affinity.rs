@@ -55,20 +55,20 @@ pub fn confine_to_current(tids: &[libc::pid_t]) -> io::Result<usize> {
     Ok(changed)
 }
 
-/// The CPUs a thread may run on (`/proc/self/task/TID/status`,
-/// `Cpus_allowed_list`), e.g. `"0"` or `"0-1"`.
-pub fn allowed_cpus(tid: libc::pid_t) -> io::Result<String> {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .map(|v| v.trim().to_owned())
-        .ok_or_else(|| io::Error::other("no Cpus_allowed_list"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CPUs a thread may run on (`/proc/self/task/TID/status`,
+    /// `Cpus_allowed_list`), e.g. `"0"` or `"0-1"`.
+    fn allowed_cpus(tid: libc::pid_t) -> io::Result<String> {
+        let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_owned())
+            .ok_or_else(|| io::Error::other("no Cpus_allowed_list"))
+    }
 
     #[test]
     fn a_thread_takes_the_callers_cpu_set() {

@@ -268,10 +268,11 @@ impl Ring {
     }
 }
 
-/// The counters one worker keeps for one output.
+/// The counters one worker keeps for one output. A packet that matched was
+/// either enqueued or dropped, so the matched count is their sum (see
+/// `output_snapshot`).
 #[derive(Debug, Default)]
 pub(crate) struct OutputWorkerCounters {
-    pub(crate) matched: AtomicU64,
     pub(crate) enqueued: AtomicU64,
     pub(crate) dropped_queue_full: AtomicU64,
 }

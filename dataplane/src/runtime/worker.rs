@@ -13,7 +13,6 @@ use crate::source::{Burst, PacketSource, SourceError};
 /// A worker's own counters for one output of its current set.
 #[derive(Debug, Default, Clone, Copy)]
 struct LocalOutput {
-    matched: u64,
     enqueued: u64,
     dropped_queue_full: u64,
 }
@@ -129,7 +128,6 @@ impl Worker {
                     continue;
                 };
                 any = true;
-                counts.matched += 1;
                 let Some(ring) = rule.output.rings.get(self.index) else {
                     counts.dropped_queue_full += 1;
                     continue;
@@ -180,7 +178,6 @@ fn switch_set(inner: &Inner, index: usize, local: &mut Local, set: &Arc<OutputSe
             .per_worker
             .get(index)
             .map_or(LocalOutput::default(), |c| LocalOutput {
-                matched: c.matched.load(Ordering::Acquire),
                 enqueued: c.enqueued.load(Ordering::Acquire),
                 dropped_queue_full: c.dropped_queue_full.load(Ordering::Acquire),
             })
@@ -195,7 +192,6 @@ fn publish(inner: &Inner, index: usize, local: &Local) {
     if let Some(set) = &local.set {
         for (rule, c) in set.rules.iter().zip(&local.outputs) {
             if let Some(shared) = rule.output.per_worker.get(index) {
-                shared.matched.store(c.matched, Ordering::Release);
                 shared.enqueued.store(c.enqueued, Ordering::Release);
                 shared
                     .dropped_queue_full
