@@ -33,7 +33,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use ferrocap_dataplane::expr::{
-    self, Direction, Directory, IfIndex, InterfaceDef, InterfaceKind, Matcher, PacketMeta,
+    self, BatchMeta, Direction, Directory, IfIndex, InterfaceDef, InterfaceKind, Matcher,
+    PacketMeta,
 };
 use ferrocap_dataplane::log::message::{
     Endpoint, Outcome, PacketDirection, PacketRecord, StatRecord,
@@ -41,8 +42,9 @@ use ferrocap_dataplane::log::message::{
 use ferrocap_dataplane::log::{catalog, Component, Level, LogError, Severity};
 use ferrocap_dataplane::pcap::{
     CaptureError, CaptureReader, CaptureRecord, CapturedDirection, DumpConfig, DumpFormat,
-    DumpWriter, InterfaceInfo, LINKTYPE_ETHERNET,
+    DumpWriter, InterfaceInfo, PcapSpan, SpanOutcome, LINKTYPE_ETHERNET,
 };
+use ferrocap_dataplane::source::BURST_MAX;
 use ferrocap_dataplane::wire::{self, Depth, L3};
 
 use crate::applog::{self, AppLog, Ending, LogArgs, LogSetup, LogTotals};
@@ -725,12 +727,12 @@ fn capture(
     // chunks on every core; the records come out in input order.
     let mut parallel = packet_log.is_none() && args.count.is_none();
     // The window of chunks split off while the previous one was matched.
-    let mut ahead: Vec<CaptureReader<File>> = Vec::new();
+    let mut state = ParallelState::default();
     loop {
         if parallel && pending.is_none() {
             let step = match (dump.as_mut(), inputs.first_mut()) {
                 (Some(d), Some(input)) if is_splittable_pcap(&reader) && input.decodable => {
-                    match_in_parallel(&mut reader, d, input, &mut counts, &mut ahead)
+                    match_in_parallel(&mut reader, d, input, &mut counts, &mut state)
                 }
                 _ => Ok(false),
             };
@@ -950,10 +952,20 @@ fn capture(
     }))
 }
 
-/// Bytes of input per chunk of [`match_in_parallel`]: large enough that a
-/// chunk's setup is noise, small enough that a window of chunks (two per
-/// thread) keeps the matched output of one window in memory cheaply.
-const CHUNK_BYTES: usize = 4 << 20;
+/// Bytes of input per span of [`match_in_parallel`]: large enough that a
+/// span's setup is noise, small enough that the threads finish a window
+/// of them at nearly the same time.
+const SPAN_BYTES: usize = 1 << 20;
+
+/// Spans per thread in one window of [`match_in_parallel`]: the threads
+/// wait for each other once per window, and the window's matched output
+/// (at most its input) is held in memory until it is written.
+const SPANS_PER_THREAD: usize = 12;
+
+/// After this many windows with a span whose guessed start was wrong (an
+/// input whose packets hold things that look like pcap record headers),
+/// the rest of the input is read one record at a time.
+const MAX_WRONG_GUESSES: u32 = 4;
 
 /// Whether the input is a classic pcap (one interface), the only kind
 /// [`match_in_parallel`] splits.
@@ -961,44 +973,112 @@ fn is_splittable_pcap(reader: &CaptureReader<File>) -> bool {
     reader.format() == DumpFormat::Pcap && reader.interfaces().len() == 1
 }
 
-/// What one chunk of [`match_in_parallel`] found.
-#[derive(Default)]
-struct ChunkResult {
-    read: u64,
+/// Up to [`BURST_MAX`] records of a span waiting to be matched together:
+/// the records, their frames and their metadata, side by side.
+struct RecordBatch<'a> {
+    records: Vec<CaptureRecord<'a>>,
+    frames: Vec<&'a [u8]>,
+    metas: Vec<PacketMeta>,
+}
+
+impl<'a> RecordBatch<'a> {
+    fn new() -> Self {
+        RecordBatch {
+            records: Vec::with_capacity(BURST_MAX),
+            frames: Vec::with_capacity(BURST_MAX),
+            metas: Vec::with_capacity(BURST_MAX),
+        }
+    }
+
+    fn push(&mut self, rec: CaptureRecord<'a>, meta: PacketMeta) {
+        self.frames.push(rec.data);
+        self.records.push(rec);
+        self.metas.push(meta);
+    }
+
+    fn clear(&mut self) {
+        self.records.clear();
+        self.frames.clear();
+        self.metas.clear();
+    }
+}
+
+/// What one span of [`match_in_parallel`] found.
+struct SpanResult {
     skipped: u64,
     matched: u64,
     unmatched: u64,
-    /// The matched records, encoded for the dump.
+    /// The matched records, encoded for the dump (a buffer of
+    /// [`ParallelState::spare`], returned there once written).
     encoded: Vec<u8>,
-    error: Option<CaptureError>,
+    outcome: SpanOutcome,
 }
 
-/// Splits off the next window of the input: up to two chunks per thread.
-fn take_window(reader: &mut CaptureReader<File>) -> Vec<CaptureReader<File>> {
-    let window = rayon::current_num_threads() * 2;
-    std::iter::from_fn(|| reader.take_pcap_chunk(CHUNK_BYTES))
-        .take(window)
-        .collect()
+/// What [`match_in_parallel`] keeps from one window to the next.
+#[derive(Default)]
+struct ParallelState {
+    /// Output buffers of earlier spans, kept with their capacity so that
+    /// no span grows a fresh one (and faults its pages in) again.
+    spare: Vec<Vec<u8>>,
+    /// The accepted spans of the last window, counted but not yet written
+    /// (they are written while the next window is matched).
+    unwritten: Vec<SpanResult>,
+    /// Windows in which a span's guessed start was wrong.
+    wrong_guesses: u32,
 }
 
-/// Matches the next window of the input (two chunks per thread) in
-/// parallel and appends the matches to the dump in input order, while the
-/// window after it is split off (`ahead`, kept for the next call).
-/// `Ok(false)` when nothing could be split off (a streamed or pcapng input,
-/// a pcapng dump, the end of the input, or a cut record that the
-/// sequential loop then reports), and then `ahead` is empty; the caller
-/// goes on one record at a time.
+/// Appends `results` to the dump in order, counts them written, and keeps
+/// their buffers in `spare`.
+fn write_spans(
+    writer: &mut DumpWriter<File>,
+    results: &mut Vec<SpanResult>,
+    spare: &mut Vec<Vec<u8>>,
+) -> Result<u64, CaptureError> {
+    let mut written = 0;
+    let mut outcome = Ok(());
+    for r in results.drain(..) {
+        if outcome.is_ok() {
+            outcome = writer.append_encoded(&r.encoded, r.matched);
+            if outcome.is_ok() {
+                written += r.matched;
+            }
+        }
+        spare.push(r.encoded);
+    }
+    outcome.map(|()| written)
+}
+
+/// Matches the next window of the input ([`SPANS_PER_THREAD`] spans per
+/// thread) in parallel while the previous window's matches are appended to
+/// the dump, in input order. The spans are cut at byte offsets and find
+/// their first record themselves, so no thread walks the input ahead of the
+/// others; the reader accepts a span only if it starts exactly where the
+/// one before it ended, and a span it does not accept is matched again in
+/// the next window. `Ok(false)` when nothing could be split off (a streamed
+/// or pcapng input, a pcapng dump, the end of the input, or too many wrong
+/// guesses), or when a span stopped at a bad or cut record, which the
+/// sequential loop then reports; every accepted match is written by then,
+/// and the caller goes on one record at a time.
 fn match_in_parallel(
     reader: &mut CaptureReader<File>,
     d: &mut Dump,
     input: &mut InputInterface,
     counts: &mut Counts,
-    ahead: &mut Vec<CaptureReader<File>>,
+    state: &mut ParallelState,
 ) -> Result<bool, CaptureError> {
     use rayon::prelude::*;
     let Some(encoder) = d.writer.pcap_encoder() else {
         return Ok(false);
     };
+    let spans = if state.wrong_guesses >= MAX_WRONG_GUESSES {
+        Vec::new()
+    } else {
+        reader.split_pcap_spans(rayon::current_num_threads() * SPANS_PER_THREAD, SPAN_BYTES)
+    };
+    if spans.is_empty() {
+        counts.written += write_spans(&mut d.writer, &mut state.unwritten, &mut state.spare)?;
+        return Ok(false);
+    }
     if input.out_index.is_none() {
         // As the sequential loop does on the first match: the dump checks
         // that the input's link type is one it can hold.
@@ -1007,59 +1087,98 @@ fn match_in_parallel(
                 .add_interface(input.name.as_deref(), LINKTYPE_ETHERNET)?,
         );
     }
-    let chunks = if ahead.is_empty() {
-        take_window(reader)
-    } else {
-        std::mem::take(ahead)
-    };
-    if chunks.is_empty() {
-        return Ok(false);
-    }
-    let (matcher, iif, rule) = (&d.matcher, input.iif, input.rule);
-    let match_chunk = |mut chunk: CaptureReader<File>| {
-        let mut out = ChunkResult::default();
-        loop {
-            let rec = match chunk.next_record() {
-                Ok(Some(rec)) => rec,
-                Ok(None) => break,
-                Err(e) => {
-                    out.error = Some(e);
-                    break;
-                }
+    let (iif, rule) = (input.iif, input.rule);
+    let Dump {
+        writer, matcher, ..
+    } = d;
+    let matcher = &*matcher;
+    let match_span = |(span, mut encoded): (PcapSpan, Vec<u8>)| {
+        encoded.clear();
+        let (mut skipped, mut matched, mut unmatched) = (0, 0, 0);
+        // Records are matched BURST_MAX at a time (one `matches_batch`
+        // call each), and the matches encoded in input order. A pcap
+        // record has no direction of its own, so with a fixed direction
+        // rule every record has the same metadata.
+        let same = match rule {
+            Rule::Fixed(direction) => Some(PacketMeta { iif, direction }),
+            Rule::ByMac(_) => None,
+        };
+        let mut batch = RecordBatch::new();
+        let mut flush = |batch: &mut RecordBatch<'_>, encoded: &mut Vec<u8>| {
+            let n = batch.records.len();
+            let meta = match same {
+                Some(meta) => BatchMeta::Same(meta),
+                None => BatchMeta::Each(&batch.metas),
             };
-            out.read += 1;
+            let frames = &batch.frames;
+            let mut hits = matcher.matches_batch(meta, frames);
+            let found = u64::from(hits.count_ones());
+            matched += found;
+            unmatched += n as u64 - found;
+            while hits != 0 {
+                let i = hits.trailing_zeros() as usize;
+                hits &= hits - 1;
+                if let Some(rec) = batch.records.get(i) {
+                    encoder.encode(rec, encoded);
+                }
+            }
+            batch.clear();
+        };
+        let outcome = span.read(|rec| {
             if rec.data.len() < 14 {
-                out.skipped += 1;
-                continue;
+                skipped += 1;
+                return;
             }
             let meta = PacketMeta {
                 iif,
                 direction: direction_of(&rec, rule),
             };
-            if matcher.matches(&meta, rec.data) {
-                out.matched += 1;
-                encoder.encode(&rec, &mut out.encoded);
-            } else {
-                out.unmatched += 1;
+            batch.push(rec, meta);
+            if batch.records.len() == BURST_MAX {
+                flush(&mut batch, &mut encoded);
             }
+        });
+        flush(&mut batch, &mut encoded);
+        SpanResult {
+            skipped,
+            matched,
+            unmatched,
+            encoded,
+            outcome,
         }
-        out
     };
-    let (next, results): (_, Vec<ChunkResult>) = rayon::join(
-        || take_window(reader),
-        || chunks.into_par_iter().map(match_chunk).collect(),
+    let mut buffers: Vec<Vec<u8>> = Vec::with_capacity(spans.len());
+    for _ in 0..spans.len() {
+        buffers.push(state.spare.pop().unwrap_or_default());
+    }
+    let ParallelState {
+        spare, unwritten, ..
+    } = state;
+    let (written, mut results) = rayon::join(
+        || write_spans(writer, unwritten, spare),
+        || -> Vec<SpanResult> { spans.into_par_iter().zip(buffers).map(match_span).collect() },
     );
-    *ahead = next;
-    for r in results {
-        counts.read += r.read;
+    let written = written?;
+    counts.written += written;
+    let outcomes: Vec<SpanOutcome> = results.iter().map(|r| r.outcome).collect();
+    let accepted = reader.commit_pcap_spans(&outcomes);
+    let stopped = accepted == 0 || outcomes.get(accepted - 1).is_some_and(|o| o.stopped());
+    if !stopped && accepted < outcomes.len() {
+        state.wrong_guesses += 1;
+    }
+    for r in results.drain(accepted..) {
+        state.spare.push(r.encoded);
+    }
+    for r in &results {
+        counts.read += r.outcome.records();
         counts.skipped += r.skipped;
         counts.matched += r.matched;
         counts.unmatched += r.unmatched;
-        d.writer.append_encoded(&r.encoded, r.matched)?;
-        counts.written += r.matched;
-        if let Some(e) = r.error {
-            return Err(e);
-        }
+    }
+    state.unwritten = results;
+    if stopped {
+        counts.written += write_spans(&mut d.writer, &mut state.unwritten, &mut state.spare)?;
+        return Ok(false);
     }
     Ok(true)
 }

@@ -331,7 +331,7 @@ fn bad_inputs_get_clear_errors() {
     assert!(stderr(&o).contains("Line 3, char 8:"), "{}", stderr(&o));
 }
 
-/// A pcap larger than a few parallel chunks (4 MiB each) is matched on
+/// A pcap larger than a window of parallel spans (1 MiB each) is matched on
 /// every core; the dump must be byte for byte what the one-record-at-a-time
 /// path writes (`-c` forces that path), hold the frames tshark selects, and
 /// a cut last record must still be reported after the parallel part.
@@ -339,7 +339,8 @@ fn bad_inputs_get_clear_errors() {
 fn large_pcap_matched_in_parallel_equals_the_sequential_result() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.pcap");
-    // ~20 MB of the mix preset: five chunks, so several windows of work.
+    // ~20 MB of the mix preset: twenty spans, so (on up to 2 CPUs) several
+    // windows of work.
     write_pcap(&big, 40_000, TsResolution::Nano);
     let size = std::fs::metadata(&big).unwrap().len();
     assert!(size > 4 * (4 << 20), "{size} bytes is too few chunks");

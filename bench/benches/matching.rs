@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use ferrocap_bench::cases;
-use ferrocap_dataplane::expr::{compile, Matcher, PacketMeta};
+use ferrocap_dataplane::expr::{compile, BatchMeta, Matcher, PacketMeta};
+use ferrocap_dataplane::source::BURST_MAX;
 use pcap::{BpfProgram, Capture, Linktype};
 
 struct Case {
@@ -54,10 +55,22 @@ fn build() -> (Vec<Vec<u8>>, PacketMeta, Vec<Case>) {
     (cases::packets(n), meta, cases)
 }
 
+/// ferrocap's path: batches of [`BURST_MAX`] frames, one
+/// `Matcher::matches_batch` call each (as the DPDK worker and `capture -r`).
 fn ours(c: &Case, meta: &PacketMeta, pkts: &[Vec<u8>]) -> usize {
-    pkts.iter()
-        .filter(|p| c.matcher.matches(meta, black_box(p)))
-        .count()
+    let mut frames: [&[u8]; BURST_MAX] = [&[]; BURST_MAX];
+    let mut n = 0;
+    for chunk in pkts.chunks(BURST_MAX) {
+        for (f, p) in frames.iter_mut().zip(chunk) {
+            *f = black_box(p.as_slice());
+        }
+        let batch = frames.get(..chunk.len()).unwrap_or_default();
+        n += c
+            .matcher
+            .matches_batch(BatchMeta::Same(*meta), batch)
+            .count_ones() as usize;
+    }
+    n
 }
 
 fn theirs(c: &Case, pkts: &[Vec<u8>]) -> usize {

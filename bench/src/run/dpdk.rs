@@ -6,7 +6,9 @@
 //! - `scaling`: 1 and 2 workers (two `net_pcap` vdevs, one queue each),
 //!   projected to 10/25/100 GbE at 64 B;
 //! - `latency`: receive-to-write percentiles from the summaries of the
-//!   100% runs (`latency_ns` in the `ferrocap-summary` JSON);
+//!   100% runs (`latency_ns` in the `ferrocap-summary` JSON), with each
+//!   output's histogram buckets kept on its first row for the report's
+//!   histogram chart;
 //! - `control`: the worker rate with and without `GET /metrics` every
 //!   100 ms.
 //!
@@ -653,6 +655,7 @@ pub(crate) fn latency(ctx: &Ctx) -> ScenarioResult {
         find_latency(summary, "", &mut found);
         for (path, lat) in found {
             let mut any = false;
+            let first_row = r.rows.len();
             for (name, keys) in PERCENTILES {
                 if let Some(v) = keys
                     .iter()
@@ -669,6 +672,16 @@ pub(crate) fn latency(ctx: &Ctx) -> ScenarioResult {
                     r.rows.push(row);
                     any = true;
                 }
+            }
+            if let (Some(row), Some(buckets)) = (r.rows.get_mut(first_row), lat.get("buckets")) {
+                // The histogram chart of the report reads them from here:
+                // `[le_ns, cumulative count]` pairs and the total.
+                row.extra
+                    .insert("latency_buckets_ns".into(), buckets.clone());
+                row.extra.insert(
+                    "latency_count".into(),
+                    lat.get("count").cloned().unwrap_or(Value::Null),
+                );
             }
             if any {
                 let c = lat.get("count").cloned().unwrap_or(Value::Null);

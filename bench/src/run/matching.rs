@@ -9,8 +9,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use ferrocap_bench::cases::{self, MatchCase};
-use ferrocap_dataplane::expr::{compile, Matcher, PacketMeta};
+use ferrocap_dataplane::expr::{compile, BatchMeta, Matcher, PacketMeta};
 use ferrocap_dataplane::hint::{prefetch, PREFETCH_AHEAD};
+use ferrocap_dataplane::source::BURST_MAX;
 use pcap::{BpfProgram, Capture, Linktype};
 use serde_json::json;
 
@@ -32,6 +33,29 @@ fn ours(m: &Matcher, meta: &PacketMeta, pkts: &[Vec<u8>]) -> usize {
             prefetch(next);
         }
         n += usize::from(m.matches(meta, black_box(p.as_slice())));
+    }
+    n
+}
+
+/// The product's path (the DPDK worker's and `capture -r`'s): frames in
+/// batches of [`BURST_MAX`], each batch matched by one
+/// [`Matcher::matches_batch`] call; the next batch's frames are prefetched
+/// while this one is matched.
+fn ours_batch(m: &Matcher, meta: &PacketMeta, pkts: &[Vec<u8>]) -> usize {
+    let mut n = 0;
+    let mut frames: [&[u8]; BURST_MAX] = [&[]; BURST_MAX];
+    let mut chunks = pkts.chunks(BURST_MAX).peekable();
+    while let Some(chunk) = chunks.next() {
+        if let Some(next) = chunks.peek() {
+            for p in next.iter() {
+                prefetch(p);
+            }
+        }
+        for (f, p) in frames.iter_mut().zip(chunk) {
+            *f = black_box(p.as_slice());
+        }
+        let batch = frames.get(..chunk.len()).unwrap_or_default();
+        n += m.matches_batch(BatchMeta::Same(*meta), batch).count_ones() as usize;
     }
     n
 }
@@ -86,9 +110,10 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
             "{} ({} packets × {rounds} rounds)",
             c.case.label, n
         ));
-        let (ma, mb) = (ours(&c.matcher, &meta, &pkts), theirs(&c.bpf, &pkts));
+        let (ma, mb) = (ours_batch(&c.matcher, &meta, &pkts), theirs(&c.bpf, &pkts));
         let plain = ours_plain(&c.matcher, &meta, &pkts);
-        if ma != mb || plain != ma {
+        let per_call = ours(&c.matcher, &meta, &pkts);
+        if ma != mb || plain != ma || per_call != ma {
             mismatches.push(format!(
                 "{}: ferrocap matched {ma}, libpcap {mb}",
                 c.case.label
@@ -97,10 +122,14 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
         let mut a = Vec::with_capacity(rounds);
         let mut b = Vec::with_capacity(rounds);
         let mut a_plain = Vec::with_capacity(rounds);
+        let mut a_call = Vec::with_capacity(rounds);
         for _ in 0..rounds {
             let t = Instant::now();
-            black_box(ours(&c.matcher, &meta, &pkts));
+            black_box(ours_batch(&c.matcher, &meta, &pkts));
             a.push(t.elapsed().as_nanos() as f64 / pkts.len() as f64);
+            let t = Instant::now();
+            black_box(ours(&c.matcher, &meta, &pkts));
+            a_call.push(t.elapsed().as_nanos() as f64 / pkts.len() as f64);
             let t = Instant::now();
             black_box(ours_plain(&c.matcher, &meta, &pkts));
             a_plain.push(t.elapsed().as_nanos() as f64 / pkts.len() as f64);
@@ -112,19 +141,28 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
             continue;
         };
         let ratio = ta / tb;
-        worst = Some(worst.map_or(ratio, |w: f64| w.max(ratio)));
+        // The target is the seed's examples'; the other cases are shown
+        // beside them.
+        let seed = c.case.label.starts_with("seed");
+        if seed {
+            worst = Some(worst.map_or(ratio, |w: f64| w.max(ratio)));
+        }
         let mut row = Row {
             label: c.case.label.to_owned(),
             ferrocap: Some(ta),
             peer: Some(tb),
             unit: "ns/packet".into(),
             ratio: Some(ratio),
-            target_met: Some(ratio <= TARGET),
+            target_met: seed.then_some(ratio <= TARGET),
             ..Row::default()
         };
         row.extra.insert("expression".into(), json!(c.case.kerio));
         row.extra.insert("bpf".into(), json!(c.case.bpf));
         row.extra.insert("ferrocap_matches".into(), json!(ma));
+        if let Some(p) = median(&mut a_call) {
+            row.extra.insert("ferrocap_per_call_ns".into(), json!(p));
+            row.extra.insert("ratio_per_call".into(), json!(p / tb));
+        }
         if let Some(p) = median(&mut a_plain) {
             row.extra.insert("ferrocap_no_prefetch_ns".into(), json!(p));
             row.extra.insert("ratio_no_prefetch".into(), json!(p / tb));
@@ -136,11 +174,12 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
     r.target_met = worst.map(|w| w <= TARGET);
     r.notes.push(format!(
         "{n} packets, median of {rounds} interleaved rounds per side; BPF filters are \
-         expanded to one and two VLAN tags as tcpdump needs; the scenario ratio is the worst case. \
-         ferrocap's loop prefetches the frame {PREFETCH_AHEAD} ahead (`dataplane::hint::prefetch`, \
-         as its DPDK worker does within a burst); libpcap's bpf_filter takes one packet at a time. \
-         The same loop without the prefetch is in results.json (`ferrocap_no_prefetch_ns`, \
-         `ratio_no_prefetch`)"
+         expanded to one and two VLAN tags as tcpdump needs; the scenario ratio is the worst of the seed's examples (the target's cases). \
+         ferrocap matches as its DPDK worker and `capture -r` do: batches of {BURST_MAX} frames, \
+         one `Matcher::matches_batch` call each, the next batch prefetched meanwhile; libpcap's \
+         bpf_filter takes one packet at a time. One `Matcher::matches` call per packet (prefetching \
+         {PREFETCH_AHEAD} ahead) is in results.json as `ferrocap_per_call_ns`/`ratio_per_call`, and \
+         without any prefetch as `ferrocap_no_prefetch_ns`/`ratio_no_prefetch`"
     ));
     if !mismatches.is_empty() {
         return r.fail(format!(
@@ -155,7 +194,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
             let t = Instant::now();
             while t.elapsed().as_secs_f64() < 3.0 {
                 for c in &compiled {
-                    black_box(ours(&c.matcher, &meta, &pkts));
+                    black_box(ours_batch(&c.matcher, &meta, &pkts));
                 }
             }
             r.profile = p.report();

@@ -38,7 +38,7 @@ pub use directory::{
     Directory, DirectoryBuilder, DirectoryError, IfIndex, InterfaceDef, InterfaceKind, RouteDef,
 };
 pub use error::{ExprError, ExprErrorKind, Warning};
-pub use matcher::{Direction, Matcher, PacketMeta, TABLE_MAX_TESTS};
+pub use matcher::{BatchMeta, Direction, Matcher, PacketMeta, BATCH_MAX, TABLE_MAX_TESTS};
 pub use parser::{parse, MAX_CONDITIONS, MAX_PAREN_DEPTH};
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! What it promises: [`CaptureReader::open_mapped`] gives the same records,
 //! errors and truncation handling as [`CaptureReader::open`] (it is the
 //! in-memory reader over the mapped bytes), without copying the file out of
-//! the page cache. The map is populated up front, so the reader does not
-//! take one page fault per 4 KiB.
+//! the page cache. The map is not populated up front: that would map every
+//! page on the opening thread before any record is read, while the kernel's
+//! fault-around maps 16 pages per fault on whichever thread reads them
+//! first, so the mapping work overlaps the matching.
 //!
 //! The caveat of every memory map: if another process truncates the file
 //! while it is mapped, touching the lost pages raises SIGBUS. ferrocap's own
@@ -50,7 +52,7 @@ impl CaptureReader<File> {
         // valid unless another process truncates the file, which the module
         // docs state as this function's caveat (SIGBUS, not undefined
         // behaviour in the Rust sense of aliasing: we never write through it).
-        let map = unsafe { MmapOptions::new().populate().map(&file) }.map_err(read_err)?;
+        let map = unsafe { MmapOptions::new().map(&file) }.map_err(read_err)?;
         // The pages are read in order; tell the kernel so it reads ahead.
         let _ = map.advise(memmap2::Advice::Sequential);
         Self::in_memory(std::sync::Arc::new(Mapped(map)), name)

@@ -15,9 +15,10 @@
 //!   count so the caller can say "input truncated after N packets" and
 //!   finish normally. After that (or after any other error) the reader
 //!   returns `Ok(None)`.
-//! - [`DumpWriter`] writes pcap or pcapng through a 1 MiB buffer, with one
-//!   fixed-size header write per packet and no allocation per packet. Every
-//!   I/O failure (a full disk included) is returned as an error.
+//! - [`DumpWriter`] encodes pcap or pcapng records straight into one 1 MiB
+//!   buffer, written with one `write` when full, with no allocation and no
+//!   syscall per packet. Every I/O failure (a full disk included) is
+//!   returned as an error.
 //!
 //! - [`CaptureReader::open_mapped`] reads a regular file through a
 //!   read-only memory map, so records are matched where the page cache holds
@@ -37,8 +38,8 @@ mod tests;
 use std::fmt;
 use std::str::FromStr;
 
-pub use reader::CaptureReader;
-pub use writer::{DumpConfig, DumpWriter, PcapEncoder, TsResolution};
+pub use reader::{CaptureReader, PcapChunk, PcapRecords, PcapSpan, SpanOutcome};
+pub use writer::{DumpConfig, DumpWriter, PcapEncoder, TsResolution, DEFAULT_BUFFER_SIZE};
 
 /// The largest captured length accepted for one packet (256 KiB). Larger
 /// records are reported as [`CaptureError::BadRecord`] rather than buffered.

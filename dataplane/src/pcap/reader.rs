@@ -503,20 +503,20 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Splits off the next whole records of an in-memory classic pcap, at
-    /// least `target_bytes` of them (fewer at the end), as a reader of their
-    /// own that shares the memory, so that chunks can be matched on several
-    /// threads; this reader continues after them. `None` for a streamed
-    /// input, for pcapng, after an error, or when no whole record is left (a
-    /// record cut short stays here, so the next [`next_record`] reports the
-    /// truncation as usual).
+    /// least `target_bytes` of them (fewer at the end), as a
+    /// [`PcapChunk`] that shares the memory, so that chunks can be matched
+    /// on several threads; this reader continues after them. `None` for a
+    /// streamed input, for pcapng, after an error, or when no whole record
+    /// is left (a record cut short stays here, so the next [`next_record`]
+    /// reports the truncation as usual).
     ///
-    /// Splitting only hops from record header to record header; the chunk's
-    /// records are checked as they are read, like any other. Its
-    /// [`packets_read`](Self::packets_read) counts from 0.
+    /// Splitting hops from record header to record header and checks each
+    /// one as [`next_record`] would (caplen within [`MAX_CAPLEN`], the
+    /// record wholly present), so a chunk's records need no further checks.
     ///
     /// [`next_record`]: Self::next_record
-    pub fn take_pcap_chunk(&mut self, target_bytes: usize) -> Option<Self> {
-        let Format::Pcap { endian, .. } = self.format else {
+    pub fn take_pcap_chunk(&mut self, target_bytes: usize) -> Option<PcapChunk> {
+        let Format::Pcap { endian, nanos } = self.format else {
             return None;
         };
         let Storage::Memory(bytes) = &self.storage else {
@@ -527,42 +527,103 @@ impl<R: Read> CaptureReader<R> {
         }
         let all = (**bytes).as_ref();
         let end_limit = self.end.min(all.len());
-        let mut at = self.start;
-        while at - self.start < target_bytes {
-            let Some(h) = all.get(at..at + PCAP_RECORD_HEADER_LEN) else {
-                break;
-            };
-            let caplen = get_u32(endian, h, 8).unwrap_or(u32::MAX);
-            if caplen > MAX_CAPLEN {
-                // Left for next_record to report as a bad record.
-                break;
-            }
-            let next = at + PCAP_RECORD_HEADER_LEN + caplen as usize;
-            if next > end_limit {
-                break;
-            }
-            at = next;
-        }
-        if at == self.start {
+        let start = self.start;
+        let stop = start.saturating_add(target_bytes);
+        let at = match endian {
+            Endian::Little => record_boundary(all, start, stop, end_limit, u32::from_le_bytes),
+            Endian::Big => record_boundary(all, start, stop, end_limit, u32::from_be_bytes),
+        };
+        if at == start {
             return None;
         }
-        let chunk = Self {
-            storage: Storage::Memory(Arc::clone(bytes)),
-            file: self.file.clone(),
-            start: self.start,
+        let chunk = PcapChunk {
+            bytes: Arc::clone(bytes),
+            start,
             end: at,
-            base_offset: self.base_offset,
-            eof: true,
-            done: false,
-            truncated: false,
-            format: self.format,
-            interfaces: self.interfaces.clone(),
-            scales: self.scales.clone(),
-            section_base: 0,
-            packets: 0,
+            offset: self.base_offset + start as u64,
+            endian,
+            nanos,
         };
         self.start = at;
         Some(chunk)
+    }
+
+    /// Cuts the next `count` × `span_bytes` of an in-memory classic pcap
+    /// into [`PcapSpan`]s without reading them, so that the spans can be
+    /// read on several threads at once. The first span starts at this
+    /// reader's position; every other one at a byte offset that is only a
+    /// guess until [`PcapSpan::read`] has found the first plausible record
+    /// header after it. Nothing is consumed here: give the outcomes of the
+    /// spans, in order, to [`commit_pcap_spans`](Self::commit_pcap_spans),
+    /// which accepts the ones that follow each other exactly. Empty for a
+    /// streamed input, for pcapng, after an error, or at the end.
+    pub fn split_pcap_spans(&self, count: usize, span_bytes: usize) -> Vec<PcapSpan> {
+        let Format::Pcap { endian, nanos } = self.format else {
+            return Vec::new();
+        };
+        let Storage::Memory(bytes) = &self.storage else {
+            return Vec::new();
+        };
+        if self.done {
+            return Vec::new();
+        }
+        let all = (**bytes).as_ref();
+        let limit = self.end.min(all.len());
+        let span_bytes = span_bytes.max(1);
+        // The timestamp of the record here anchors the guesses: a record
+        // header found inside packet data rarely carries a nearby time.
+        let read = match endian {
+            Endian::Little => u32::from_le_bytes,
+            Endian::Big => u32::from_be_bytes,
+        };
+        let near_secs = all
+            .get(self.start..limit)
+            .and_then(|r| r.first_chunk::<4>())
+            .map(|b| read(*b));
+        let mut spans = Vec::with_capacity(count);
+        let mut at = self.start;
+        while spans.len() < count && at < limit {
+            let end = at.saturating_add(span_bytes).min(limit);
+            spans.push(PcapSpan {
+                bytes: Arc::clone(bytes),
+                from: at,
+                known_start: spans.is_empty(),
+                near_secs,
+                end,
+                limit,
+                endian,
+                nanos,
+            });
+            at = end;
+        }
+        spans
+    }
+
+    /// Accepts the [`PcapSpan::read`] outcomes of spans from
+    /// [`split_pcap_spans`](Self::split_pcap_spans), in their order, as
+    /// long as each starts exactly where the previous one ended (the first
+    /// where this reader is), and moves this reader past the accepted ones.
+    /// Returns how many were accepted: their records are exactly the next
+    /// records of the input, in order. A span that stopped at a record
+    /// [`next_record`](Self::next_record) would reject (a cut or oversized
+    /// one) is accepted, and nothing after it: the next `next_record` then
+    /// reports that record as usual.
+    pub fn commit_pcap_spans(&mut self, outcomes: &[SpanOutcome]) -> usize {
+        let mut accepted = 0;
+        let mut at = self.start;
+        for o in outcomes {
+            if o.start != Some(at) {
+                break;
+            }
+            accepted += 1;
+            self.packets += o.records;
+            at = o.end;
+            if o.stopped {
+                break;
+            }
+        }
+        self.start = at;
+        accepted
     }
 
     fn read_header(&mut self) -> Result<(), CaptureError> {
@@ -940,5 +1001,323 @@ impl<'a> Iterator for Options<'a> {
         let value = self.rest.get(4..4 + len)?;
         self.rest = self.rest.get(4 + pad4(len)..).unwrap_or(&[]);
         Some((code, value))
+    }
+}
+
+/// The first record boundary at or after `stop` (or the last one before
+/// `end_limit`, or before a record [`next_record`] would reject), walking
+/// from the boundary `at`. `read` decodes a `u32` in the file's byte order;
+/// passing the decoder monomorphises the loop per byte order.
+///
+/// [`next_record`]: CaptureReader::next_record
+#[inline(always)]
+fn record_boundary(
+    all: &[u8],
+    mut at: usize,
+    stop: usize,
+    end_limit: usize,
+    read: fn([u8; 4]) -> u32,
+) -> usize {
+    while at < stop {
+        let Some(&[a, b, c, d]) = all.get(at + 8..at + 12) else {
+            break;
+        };
+        let caplen = read([a, b, c, d]);
+        if caplen > MAX_CAPLEN {
+            // Left for next_record to report as a bad record.
+            break;
+        }
+        let next = at + PCAP_RECORD_HEADER_LEN + caplen as usize;
+        if next > end_limit {
+            break;
+        }
+        at = next;
+    }
+    at
+}
+
+/// Whole records of an in-memory classic pcap, split off by
+/// [`CaptureReader::take_pcap_chunk`]. It shares the reader's memory and
+/// may be sent to another thread; [`records`](Self::records) reads them
+/// in order.
+pub struct PcapChunk {
+    bytes: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    /// The first record header, as an index into `bytes`.
+    start: usize,
+    /// One past the last record.
+    end: usize,
+    offset: u64,
+    endian: Endian,
+    nanos: bool,
+}
+
+impl PcapChunk {
+    /// The byte offset of the chunk's first record in the input.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The chunk's size in bytes (record headers included).
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether the chunk holds no record (never true for a chunk that
+    /// [`CaptureReader::take_pcap_chunk`] returned).
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+
+    /// The records, as [`CaptureReader::next_record`] would return them
+    /// (interface 0, no direction). They were checked when the chunk was
+    /// split, so reading them cannot fail.
+    pub fn records(&self) -> PcapRecords<'_> {
+        let bytes = (*self.bytes).as_ref();
+        PcapRecords {
+            bytes: bytes.get(self.start..self.end).unwrap_or(&[]),
+            endian: self.endian,
+            nanos: self.nanos,
+        }
+    }
+}
+
+impl std::fmt::Debug for PcapChunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PcapChunk")
+            .field("offset", &self.offset)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The records of a [`PcapChunk`], in order.
+#[derive(Debug, Clone)]
+pub struct PcapRecords<'a> {
+    /// The records not yet returned.
+    bytes: &'a [u8],
+    endian: Endian,
+    nanos: bool,
+}
+
+impl<'a> Iterator for PcapRecords<'a> {
+    type Item = CaptureRecord<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<CaptureRecord<'a>> {
+        let (h, rest) = self.bytes.split_first_chunk::<PCAP_RECORD_HEADER_LEN>()?;
+        let field = |at: usize| {
+            let b = [h[at], h[at + 1], h[at + 2], h[at + 3]];
+            match self.endian {
+                Endian::Little => u32::from_le_bytes(b),
+                Endian::Big => u32::from_be_bytes(b),
+            }
+        };
+        let caplen = field(8);
+        let Some((data, rest)) = rest.split_at_checked(caplen as usize) else {
+            // Cannot happen for a chunk the reader split (it checked every
+            // record); end rather than return a bad record.
+            self.bytes = &[];
+            return None;
+        };
+        self.bytes = rest;
+        let frac = u64::from(field(4));
+        let frac_nanos = if self.nanos { frac } else { frac * 1000 };
+        Some(CaptureRecord {
+            ts_nanos: u64::from(field(0)) * 1_000_000_000 + frac_nanos,
+            orig_len: field(12).max(caplen),
+            data,
+            interface: 0,
+            direction: None,
+        })
+    }
+}
+
+/// How far [`PcapSpan::read`] looks past a span's guessed start for the
+/// first record: a boundary must lie within one record of the largest size.
+const SPAN_SEARCH: usize = PCAP_RECORD_HEADER_LEN + MAX_CAPLEN as usize + 1;
+
+/// Record headers that must follow each other in a chain for a guessed
+/// offset to count as a record boundary.
+const SPAN_CHAIN: usize = 8;
+
+/// How far (in seconds) the timestamp of a guessed record may lie from the
+/// one of the window's first record: a year.
+const SPAN_NEAR_SECS: u32 = 366 * 86_400;
+
+/// Part of an in-memory classic pcap, cut off by
+/// [`CaptureReader::split_pcap_spans`] at a byte offset that need not be a
+/// record boundary. It shares the reader's memory and may be sent to
+/// another thread.
+pub struct PcapSpan {
+    bytes: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    /// Where the span was cut: its first record (the first span), or where
+    /// the search for its first record starts.
+    from: usize,
+    known_start: bool,
+    /// The seconds of the first span's first record: a guessed record must
+    /// lie within [`SPAN_NEAR_SECS`] of it.
+    near_secs: Option<u32>,
+    /// Records that start before this belong to the span (the last one may
+    /// reach past it).
+    end: usize,
+    /// One past the last byte of the input.
+    limit: usize,
+    endian: Endian,
+    nanos: bool,
+}
+
+/// What [`PcapSpan::read`] found, for [`CaptureReader::commit_pcap_spans`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanOutcome {
+    /// Where its first record starts (`None`: no plausible start found).
+    start: Option<usize>,
+    /// Where the record after its last one starts.
+    end: usize,
+    /// Records given to the callback.
+    records: u64,
+    /// It stopped at a record the reader rejects (cut short or oversized).
+    stopped: bool,
+}
+
+impl SpanOutcome {
+    /// Records given to the callback.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Whether the span stopped at a record the reader rejects.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+}
+
+impl PcapSpan {
+    /// Calls `f` with each record of the span, in order, as
+    /// [`CaptureReader::next_record`] would return it (interface 0, no
+    /// direction), and says where the records started and ended. For a
+    /// span other than the first, the first record is the first offset
+    /// from which [`SPAN_CHAIN`] plausible record headers follow each other;
+    /// if that guess is wrong, [`CaptureReader::commit_pcap_spans`] rejects
+    /// the span, and the records given to `f` must be thrown away. The
+    /// records borrow the span, so `f` may keep them while it lives (to
+    /// match them in batches).
+    pub fn read<'s>(&'s self, mut f: impl FnMut(CaptureRecord<'s>)) -> SpanOutcome {
+        let all = (*self.bytes).as_ref();
+        let all = all.get(..self.limit).unwrap_or(all);
+        match self.endian {
+            Endian::Little => self.read_with(all, u32::from_le_bytes, &mut f),
+            Endian::Big => self.read_with(all, u32::from_be_bytes, &mut f),
+        }
+    }
+
+    #[inline(always)]
+    fn read_with<'s>(
+        &self,
+        all: &'s [u8],
+        read: fn([u8; 4]) -> u32,
+        f: &mut impl FnMut(CaptureRecord<'s>),
+    ) -> SpanOutcome {
+        let start = if self.known_start {
+            Some(self.from)
+        } else {
+            let last = self.from.saturating_add(SPAN_SEARCH).min(all.len());
+            (self.from..last).find(|&p| self.plausible(all, p, read))
+        };
+        let Some(mut at) = start else {
+            return SpanOutcome {
+                start: None,
+                end: self.from,
+                records: 0,
+                stopped: false,
+            };
+        };
+        let mut records = 0;
+        let mut stopped = false;
+        while at < self.end {
+            let Some(h) = all
+                .get(at..)
+                .and_then(|r| r.first_chunk::<PCAP_RECORD_HEADER_LEN>())
+            else {
+                stopped = true;
+                break;
+            };
+            let field = |i: usize| read([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+            let caplen = field(8);
+            let data_at = at + PCAP_RECORD_HEADER_LEN;
+            let next = data_at + caplen as usize;
+            let data = match all.get(data_at..next) {
+                Some(d) if caplen <= MAX_CAPLEN => d,
+                _ => {
+                    stopped = true;
+                    break;
+                }
+            };
+            let frac = u64::from(field(4));
+            let frac_nanos = if self.nanos { frac } else { frac * 1000 };
+            f(CaptureRecord {
+                ts_nanos: u64::from(field(0)) * 1_000_000_000 + frac_nanos,
+                orig_len: field(12).max(caplen),
+                data,
+                interface: 0,
+                direction: None,
+            });
+            records += 1;
+            at = next;
+        }
+        SpanOutcome {
+            start,
+            end: at,
+            records,
+            stopped,
+        }
+    }
+
+    /// Whether [`SPAN_CHAIN`] record headers that look like real ones (or
+    /// fewer, up to the exact end of the input) follow each other from `p`:
+    /// lengths within the limits, the fraction of a second below one
+    /// second, and times within a day of each other and within
+    /// [`SPAN_NEAR_SECS`] of the window's first record.
+    fn plausible(&self, all: &[u8], mut p: usize, read: fn([u8; 4]) -> u32) -> bool {
+        let mut prev_secs: Option<u32> = None;
+        for _ in 0..SPAN_CHAIN {
+            if p == all.len() {
+                return prev_secs.is_some();
+            }
+            let Some(h) = all
+                .get(p..)
+                .and_then(|r| r.first_chunk::<PCAP_RECORD_HEADER_LEN>())
+            else {
+                return false;
+            };
+            let field = |i: usize| read([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+            let (secs, frac, caplen, orig_len) = (field(0), field(4), field(8), field(12));
+            let frac_max = if self.nanos { 1_000_000_000 } else { 1_000_000 };
+            let plausible = caplen <= MAX_CAPLEN
+                && orig_len >= caplen
+                && frac < frac_max
+                && prev_secs.map_or(true, |s| secs.abs_diff(s) <= 86_400)
+                && self
+                    .near_secs
+                    .map_or(true, |n| secs.abs_diff(n) <= SPAN_NEAR_SECS);
+            if !plausible {
+                return false;
+            }
+            prev_secs = Some(secs);
+            p += PCAP_RECORD_HEADER_LEN + caplen as usize;
+            if p > all.len() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl std::fmt::Debug for PcapSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PcapSpan")
+            .field("from", &self.from)
+            .field("end", &self.end)
+            .field("known_start", &self.known_start)
+            .finish_non_exhaustive()
     }
 }

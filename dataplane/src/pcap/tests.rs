@@ -81,8 +81,14 @@ fn drain<R: std::io::Read>(mut r: CaptureReader<R>) -> ReadResult {
     (out, err, r.interfaces().to_vec())
 }
 
-fn write_all(cfg: DumpConfig, ifaces: &[Option<&str>], recs: &[Owned]) -> Vec<u8> {
-    let mut w = DumpWriter::new(Vec::new(), "mem", cfg).unwrap();
+/// Adds `ifaces` to `w`, writes `recs`, and checks that `bytes_written`
+/// counts every byte of what `finish` returns (measured by `len`).
+fn fill_and_finish<W: std::io::Write>(
+    mut w: DumpWriter<W>,
+    ifaces: &[Option<&str>],
+    recs: &[Owned],
+    len: impl Fn(&W) -> usize,
+) -> W {
     for name in ifaces {
         w.add_interface(*name, LINKTYPE_ETHERNET).unwrap();
     }
@@ -98,8 +104,13 @@ fn write_all(cfg: DumpConfig, ifaces: &[Option<&str>], recs: &[Owned]) -> Vec<u8
     }
     let n = w.bytes_written();
     let out = w.finish().unwrap();
-    assert_eq!(out.len() as u64, n);
+    assert_eq!(len(&out) as u64, n);
     out
+}
+
+fn write_all(cfg: DumpConfig, ifaces: &[Option<&str>], recs: &[Owned]) -> Vec<u8> {
+    let w = DumpWriter::new(Vec::new(), "mem", cfg).unwrap();
+    fill_and_finish(w, ifaces, recs, Vec::len)
 }
 
 fn sample(ifaces: u32, dirs: bool) -> Vec<Owned> {
@@ -796,11 +807,23 @@ fn pcap_chunks_cover_every_record_once_and_leave_the_truncation() {
             let mut r = CaptureReader::from_bytes(bytes.to_vec(), "mem").unwrap();
             let mut got = Vec::new();
             let mut chunks = 0;
+            let mut offset = 24;
             while let Some(chunk) = r.take_pcap_chunk(target) {
                 chunks += 1;
-                let (part, err, _) = drain(chunk);
-                assert!(err.is_none(), "a chunk holds whole records only");
+                assert_eq!(chunk.offset(), offset, "chunks follow each other");
+                offset += chunk.len() as u64;
+                let part: Vec<Owned> = chunk
+                    .records()
+                    .map(|rec| Owned {
+                        ts: rec.ts_nanos,
+                        orig: rec.orig_len,
+                        data: rec.data.to_vec(),
+                        iface: rec.interface,
+                        dir: rec.direction,
+                    })
+                    .collect();
                 assert!(!part.is_empty());
+                assert!(!chunk.is_empty());
                 got.extend(part);
             }
             // What is left is read by the parent: nothing, or the truncation.
@@ -811,6 +834,32 @@ fn pcap_chunks_cover_every_record_once_and_leave_the_truncation() {
             if target == 1 {
                 assert_eq!(chunks, expect, "one record per chunk");
             }
+        }
+    }
+    // Big-endian and microsecond files split and read like the sequential
+    // reader reads them.
+    let records = [
+        (1_700_000_000u32, 999_999u32, &[1u8, 2, 3, 4, 5][..], 60u32),
+        (1_700_000_001, 0, &[9u8; 64][..], 64),
+        (1_700_000_002, 5, &[7u8; 3][..], 2),
+    ];
+    for big in [false, true] {
+        for nanos in [false, true] {
+            let bytes = hand_pcap(big, nanos, &records);
+            let (want, err, _) = read_all(&bytes);
+            assert!(err.is_none());
+            let mut r = CaptureReader::from_bytes(bytes, "mem").unwrap();
+            let mut got = Vec::new();
+            while let Some(chunk) = r.take_pcap_chunk(30) {
+                got.extend(chunk.records().map(|rec| Owned {
+                    ts: rec.ts_nanos,
+                    orig: rec.orig_len,
+                    data: rec.data.to_vec(),
+                    iface: rec.interface,
+                    dir: rec.direction,
+                }));
+            }
+            assert_eq!(got, want, "big {big}, nanos {nanos}");
         }
     }
     // Streams and pcapng are not split.
@@ -856,4 +905,471 @@ fn the_pcap_encoder_writes_what_write_writes() {
     }
     let ng = DumpWriter::new(Vec::new(), "mem", DumpConfig::new(DumpFormat::Pcapng)).unwrap();
     assert!(ng.pcap_encoder().is_none());
+}
+
+/// FNV-1a, to pin whole outputs in a few digits.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A writer configuration, the interfaces it registers, and its records.
+type PinnedCase = (DumpConfig, Vec<Option<&'static str>>, Vec<Owned>);
+
+/// The configurations (and their interfaces and records) whose outputs are
+/// pinned below, with records both smaller and larger than a small buffer.
+fn pinned_cases() -> Vec<PinnedCase> {
+    let mut big = sample(2, true);
+    for (i, r) in big.iter_mut().enumerate() {
+        // 60 … 5343 bytes: several records larger than 1 KiB and 4 KiB.
+        let len = 60 + i * i * 3;
+        r.data = frame(len, i as u8);
+        r.orig = len as u32;
+    }
+    let nano = DumpConfig {
+        pcap_resolution: TsResolution::Nano,
+        snaplen: 200,
+        ..DumpConfig::new(DumpFormat::Pcap)
+    };
+    let single: Vec<Owned> = big
+        .iter()
+        .cloned()
+        .map(|r| Owned {
+            iface: 0,
+            dir: None,
+            ..r
+        })
+        .collect();
+    vec![
+        (DumpConfig::new(DumpFormat::Pcap), vec![], single.clone()),
+        (nano, vec![], single),
+        (
+            DumpConfig::new(DumpFormat::Pcapng),
+            vec![Some("eth0"), None],
+            big.clone(),
+        ),
+        (
+            DumpConfig {
+                snaplen: 1000,
+                ..DumpConfig::new(DumpFormat::Pcapng)
+            },
+            vec![Some("a-rather-long-interface-name"), Some("x")],
+            big,
+        ),
+    ]
+}
+
+/// A sink that records the size of every `write` call, optionally accepts
+/// at most `max_write` bytes per call, and fails the call numbers listed in
+/// `fail_calls` (counted from 0) with an I/O error.
+#[derive(Default)]
+struct Recorder {
+    out: Vec<u8>,
+    calls: Vec<usize>,
+    max_write: Option<usize>,
+    fail_calls: Vec<usize>,
+    flushes: usize,
+}
+
+impl std::io::Write for Recorder {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let call = self.calls.len();
+        self.calls.push(buf.len());
+        if self.fail_calls.contains(&call) {
+            return Err(std::io::Error::other("injected"));
+        }
+        let n = buf.len().min(self.max_write.unwrap_or(usize::MAX));
+        self.out.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.flushes += 1;
+        Ok(())
+    }
+}
+
+fn write_with(
+    sink: Recorder,
+    capacity: usize,
+    cfg: DumpConfig,
+    ifaces: &[Option<&str>],
+    recs: &[Owned],
+) -> Recorder {
+    let w = DumpWriter::with_capacity(sink, "rec", cfg, capacity).unwrap();
+    fill_and_finish(w, ifaces, recs, |r: &Recorder| r.out.len())
+}
+
+/// Length and [`fnv1a`] of each [`pinned_cases`] output, as the
+/// `BufWriter`-based writer of commit 11307bd wrote them.
+const PINNED: [(usize, u64); 4] = [
+    (64684, 0x6ffb_94f8_ae04_9002),
+    (7957, 0xa896_9e22_6dfe_d470),
+    (65748, 0x8790_635f_0bf2_a9f3),
+    (30184, 0x7677_ce52_c06f_67b3),
+];
+
+#[test]
+fn output_bytes_are_the_same_as_before_the_owned_buffer() {
+    // Digests of the BufWriter-based writer's output for the same cases
+    // (commit 11307bd): the owned buffer changed how bytes are written,
+    // not which.
+    let want: [(usize, u64); 4] = PINNED;
+    for ((cfg, ifaces, recs), (len, digest)) in pinned_cases().iter().zip(want) {
+        let out = write_all(*cfg, ifaces, recs);
+        assert_eq!((out.len(), fnv1a(&out)), (len, digest), "{cfg:?}");
+        let (got, err, _) = read_all(&out);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(got.len(), recs.len());
+    }
+}
+
+#[test]
+fn output_does_not_depend_on_the_buffer_size_and_writes_are_batched() {
+    for (cfg, ifaces, recs) in pinned_cases() {
+        let reference = write_all(cfg, &ifaces, &recs);
+        for capacity in [0, 64, 65, 100, 1000, 1024, 4096, 5000, 1 << 20] {
+            let r = write_with(Recorder::default(), capacity, cfg, &ifaces, &recs);
+            assert_eq!(r.out, reference, "capacity {capacity}, {cfg:?}");
+            assert_eq!(r.flushes, 1, "finish flushes the inner writer once");
+            let capacity = capacity.max(64);
+            // A call larger than the buffer carries exactly one record's
+            // data (or one header); the bytes in front of it went out
+            // first. Every other call is at most one buffer.
+            let largest_record = recs.iter().map(|r| r.data.len()).max().unwrap_or(0);
+            for (i, &n) in r.calls.iter().enumerate() {
+                assert!(
+                    n <= capacity.max(largest_record),
+                    "capacity {capacity}: call {i} wrote {n} bytes"
+                );
+            }
+            if capacity == 1 << 20 {
+                assert_eq!(r.calls.len(), 1, "one write for the whole small file");
+            }
+        }
+    }
+}
+
+#[test]
+fn small_records_fill_the_buffer_before_it_is_written() {
+    let recs: Vec<Owned> = (0..1000u32)
+        .map(|i| Owned {
+            ts: u64::from(i) * 1000,
+            orig: 64,
+            data: frame(64, i as u8),
+            iface: 0,
+            dir: None,
+        })
+        .collect();
+    let cfg = DumpConfig::new(DumpFormat::Pcap);
+    let r = write_with(Recorder::default(), 4096, cfg, &[], &recs);
+    let total = 24 + 1000 * (16 + 64);
+    assert_eq!(r.out.len(), total);
+    // 80-byte records into 4096 bytes: every write but the last is more
+    // than 4096 - 80 bytes, so there are ceil(total / 4016) of them at most.
+    let (last, full) = r.calls.split_last().unwrap();
+    assert!(
+        full.iter().all(|&n| n > 4096 - 80 && n <= 4096),
+        "{:?}",
+        r.calls
+    );
+    assert!(*last > 0);
+    // The same count by hand: a buffer goes out when the next record does
+    // not fit, and once more at the end.
+    let (mut fill, mut calls) = (24, 1);
+    for _ in 0..1000 {
+        if fill + 80 > 4096 {
+            calls += 1;
+            fill = 0;
+        }
+        fill += 80;
+    }
+    assert_eq!(r.calls.len(), calls);
+}
+
+#[test]
+fn bytes_written_counts_every_record_as_it_is_buffered() {
+    // Rotation by size compares bytes_written after each packet, so it must
+    // be exact whether the record was buffered or written through.
+    for (cfg, ifaces, recs) in pinned_cases() {
+        let mut w = DumpWriter::with_capacity(Vec::new(), "m", cfg, 1000).unwrap();
+        for name in &ifaces {
+            w.add_interface(*name, LINKTYPE_ETHERNET).unwrap();
+        }
+        let mut expect = w.bytes_written();
+        for r in &recs {
+            w.write(&CaptureRecord {
+                ts_nanos: r.ts,
+                orig_len: r.orig,
+                data: &r.data,
+                interface: r.iface,
+                direction: r.dir,
+            })
+            .unwrap();
+            let cut = r.data.len().min(cfg.snaplen as usize);
+            expect += match cfg.format {
+                DumpFormat::Pcap => 16 + cut as u64,
+                DumpFormat::Pcapng => {
+                    28 + ((cut as u64 + 3) & !3) + if r.dir.is_some() { 12 } else { 0 } + 4
+                }
+            };
+            assert_eq!(w.bytes_written(), expect);
+        }
+        assert_eq!(w.finish().unwrap().len() as u64, expect);
+    }
+}
+
+#[test]
+fn short_writes_and_failed_writes_lose_and_repeat_nothing() {
+    let (cfg, ifaces, recs) = pinned_cases().swap_remove(0);
+    let reference = write_all(cfg, &ifaces, &recs);
+    // A sink that takes 7 bytes per call.
+    let dribble = Recorder {
+        max_write: Some(7),
+        ..Recorder::default()
+    };
+    assert_eq!(write_with(dribble, 512, cfg, &ifaces, &recs).out, reference);
+    // A sink that fails its second call: that flush reports the error, the
+    // bytes stay buffered, and the next flush writes them once.
+    let failing = Recorder {
+        fail_calls: vec![1],
+        ..Recorder::default()
+    };
+    let mut w = DumpWriter::with_capacity(failing, "f", cfg, 1 << 16).unwrap();
+    let mut failed = 0;
+    for r in &recs[..10] {
+        let rec = CaptureRecord {
+            ts_nanos: r.ts,
+            orig_len: r.orig,
+            data: &r.data,
+            interface: 0,
+            direction: None,
+        };
+        w.write(&rec).unwrap();
+        if let Err(e) = w.flush() {
+            assert!(matches!(e, CaptureError::Write { .. }), "{e}");
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 1);
+    for r in &recs[10..] {
+        w.write(&CaptureRecord {
+            ts_nanos: r.ts,
+            orig_len: r.orig,
+            data: &r.data,
+            interface: 0,
+            direction: None,
+        })
+        .unwrap();
+    }
+    assert_eq!(w.finish().unwrap().out, reference);
+}
+
+#[test]
+fn dropping_the_writer_flushes_what_is_buffered() {
+    let (cfg, ifaces, recs) = pinned_cases().swap_remove(1);
+    let reference = write_all(cfg, &ifaces, &recs);
+    let shared = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    {
+        let mut w = DumpWriter::new(Shared(shared.clone()), "s", cfg).unwrap();
+        for r in &recs {
+            w.write(&CaptureRecord {
+                ts_nanos: r.ts,
+                orig_len: r.orig,
+                data: &r.data,
+                interface: 0,
+                direction: None,
+            })
+            .unwrap();
+        }
+        assert!(shared.borrow().is_empty(), "all of it is still buffered");
+    }
+    assert_eq!(*shared.borrow(), reference);
+}
+
+#[test]
+fn appended_blocks_larger_than_the_buffer_go_out_in_order() {
+    let (cfg, _, recs) = pinned_cases().swap_remove(0);
+    let reference = write_all(cfg, &[], &recs);
+    let mut w = DumpWriter::with_capacity(Recorder::default(), "a", cfg, 2048).unwrap();
+    let enc = w.pcap_encoder().unwrap();
+    // Blocks of 1, 7 and 32 records: some fit the buffer, some do not.
+    let mut rest = &recs[..];
+    for n in [1usize, 7, 32].iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (now, later) = rest.split_at((*n).min(rest.len()));
+        let mut block = Vec::new();
+        for r in now {
+            enc.encode(
+                &CaptureRecord {
+                    ts_nanos: r.ts,
+                    orig_len: r.orig,
+                    data: &r.data,
+                    interface: 0,
+                    direction: None,
+                },
+                &mut block,
+            );
+        }
+        w.append_encoded(&block, now.len() as u64).unwrap();
+        rest = later;
+    }
+    assert_eq!(w.packets_written(), recs.len() as u64);
+    assert_eq!(w.finish().unwrap().out, reference);
+}
+
+fn owned(rec: &CaptureRecord<'_>) -> Owned {
+    Owned {
+        ts: rec.ts_nanos,
+        orig: rec.orig_len,
+        data: rec.data.to_vec(),
+        iface: rec.interface,
+        dir: rec.direction,
+    }
+}
+
+/// Reads `bytes` as `ferrocap capture` does: windows of `count` spans of
+/// `size` bytes, each read on its own, committed in order, and the rest
+/// (after a stop) one record at a time. Also returns the windows in which
+/// a span was rejected.
+fn read_by_spans(bytes: &[u8], count: usize, size: usize) -> (ReadResult, usize) {
+    let mut r = CaptureReader::from_bytes(bytes.to_vec(), "mem").unwrap();
+    let mut got = Vec::new();
+    let mut rejected = 0;
+    loop {
+        let spans = r.split_pcap_spans(count, size);
+        if spans.is_empty() {
+            break;
+        }
+        let read: Vec<(SpanOutcome, Vec<Owned>)> = spans
+            .iter()
+            .map(|s| {
+                let mut recs = Vec::new();
+                let o = s.read(|rec| recs.push(owned(&rec)));
+                assert_eq!(o.records(), recs.len() as u64);
+                (o, recs)
+            })
+            .collect();
+        let outcomes: Vec<SpanOutcome> = read.iter().map(|x| x.0).collect();
+        let accepted = r.commit_pcap_spans(&outcomes);
+        assert!(accepted >= 1, "the first span starts where the reader is");
+        for (_, recs) in read.iter().take(accepted) {
+            got.extend(recs.iter().cloned());
+        }
+        if outcomes[accepted - 1].stopped() {
+            break;
+        }
+        if accepted < outcomes.len() {
+            rejected += 1;
+        }
+    }
+    assert_eq!(r.packets_read(), got.len() as u64);
+    let (rest, err, ifaces) = drain(r);
+    got.extend(rest);
+    ((got, err, ifaces), rejected)
+}
+
+#[test]
+fn spans_read_every_record_once_in_order() {
+    let recs = sample(1, false);
+    let mut files = Vec::new();
+    for res in [TsResolution::Micro, TsResolution::Nano] {
+        let cfg = DumpConfig {
+            pcap_resolution: res,
+            ..DumpConfig::new(DumpFormat::Pcap)
+        };
+        files.push(write_all(cfg, &[None], &recs));
+    }
+    let hand = [
+        (1_700_000_000u32, 999_999u32, &[1u8, 2, 3, 4, 5][..], 60u32),
+        (1_700_000_001, 0, &[9u8; 64][..], 64),
+        (1_700_000_002, 5, &[7u8; 3][..], 2),
+        (1_700_000_002, 6, &[][..], 0),
+        (1_700_000_003, 7, &[0u8; 200][..], 1500),
+    ];
+    for big in [false, true] {
+        files.push(hand_pcap(big, false, &hand));
+    }
+    for bytes in &files {
+        let want = read_all(bytes);
+        assert!(want.1.is_none());
+        for count in [1, 2, 3, 8] {
+            for size in [1, 7, 50, 100, 1000, 1 << 20] {
+                let (got, _) = read_by_spans(bytes, count, size);
+                assert_eq!(got.0, want.0, "count {count}, size {size}");
+                assert!(got.1.is_none());
+            }
+        }
+    }
+    // Streams and pcapng are not split.
+    let ng = write_all(DumpConfig::new(DumpFormat::Pcapng), &[None], &recs);
+    let r = CaptureReader::from_bytes(ng, "mem").unwrap();
+    assert!(r.split_pcap_spans(4, 100).is_empty());
+    let r = CaptureReader::new(Cursor::new(files[0].clone()), "s").unwrap();
+    assert!(r.split_pcap_spans(4, 100).is_empty());
+}
+
+#[test]
+fn spans_stop_at_cut_and_oversized_records_for_the_reader_to_report() {
+    let recs = sample(1, false);
+    let whole = write_all(DumpConfig::new(DumpFormat::Pcap), &[None], &recs);
+    // Cut 5 bytes into the last record's data.
+    let cut = &whole[..whole.len() - recs[39].data.len() + 5];
+    // An oversized caplen in record 20's header.
+    let mut bad = whole.clone();
+    let at20 = 24 + recs[..20].iter().map(|r| 16 + r.data.len()).sum::<usize>();
+    bad[at20 + 8..at20 + 12].copy_from_slice(&(MAX_CAPLEN + 1).to_le_bytes());
+    for (bytes, expect) in [(cut, 39usize), (&bad[..], 20)] {
+        let want = read_all(bytes);
+        for count in [1, 4] {
+            for size in [1, 100, 1000, 1 << 20] {
+                let (got, _) = read_by_spans(bytes, count, size);
+                assert_eq!(got.0, want.0, "count {count}, size {size}");
+                assert_eq!(got.0.len(), expect);
+                assert_eq!(
+                    got.1.as_ref().map(ToString::to_string),
+                    want.1.as_ref().map(ToString::to_string),
+                    "the same error at the same offset"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn wrong_guesses_in_packets_that_hold_pcap_headers_are_rejected() {
+    // Every packet's data is itself a run of plausible pcap records, so a
+    // span cut inside one finds a "record" that is not one.
+    let inner: Vec<(u32, u32, &[u8], u32)> = (0..6)
+        .map(|i| (1_700_000_000 + i, 10, &[0u8; 20][..], 20))
+        .collect();
+    let fake = hand_pcap(false, false, &inner)[24..].to_vec();
+    let outer: Vec<(u32, u32, &[u8], u32)> = (0..30)
+        .map(|i| (1_700_000_100 + i, 20, &fake[..], fake.len() as u32))
+        .collect();
+    let bytes = hand_pcap(false, false, &outer);
+    let want = read_all(&bytes);
+    assert_eq!(want.0.len(), 30);
+    let mut rejections = 0;
+    for count in [2, 4, 8] {
+        for size in [37, 100, 333, 1000] {
+            let (got, rejected) = read_by_spans(&bytes, count, size);
+            assert_eq!(got.0, want.0, "count {count}, size {size}");
+            assert!(got.1.is_none());
+            rejections += rejected;
+        }
+    }
+    assert!(rejections > 0, "the fakes were found and rejected");
 }

@@ -1,5 +1,13 @@
 //! [`DumpWriter`]: pcap and pcapng output through one large buffer.
 //!
+//! Records are encoded straight into one owned buffer (1 MiB unless
+//! [`DumpWriter::with_capacity`] says otherwise), which goes to the output
+//! in a single `write` when the next record does not fit: one copy per
+//! byte in user space and one syscall per buffer, never one per record. A
+//! record (or a block of [`DumpWriter::append_encoded`] bytes) larger than
+//! the buffer is written directly after the buffered bytes. The bytes are
+//! the same whatever the buffer size.
+//!
 //! pcapng output is always little-endian, one section, with
 //! `shb_userappl` "ferrocap", one IDB per registered interface (`if_name`
 //! when known, `if_tsresol` 9 = nanoseconds) and EPBs carrying `epb_flags`
@@ -9,12 +17,16 @@
 #![forbid(unsafe_code)]
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{ErrorKind, Write};
 use std::path::Path;
 
 use super::{CaptureError, CaptureRecord, DumpFormat, DEFAULT_SNAPLEN, LINKTYPE_ETHERNET};
 
-const BUFFER_SIZE: usize = 1 << 20;
+/// The default buffer size: as large as dd's `bs=1M` writes.
+pub const DEFAULT_BUFFER_SIZE: usize = 1 << 20;
+/// The smallest buffer [`DumpWriter::with_capacity`] uses (any smaller
+/// request is raised to it), so file and block headers always fit.
+const MIN_BUFFER_SIZE: usize = 64;
 const USER_APPL: &str = "ferrocap";
 
 /// Timestamp resolution of pcap output (pcapng output is always
@@ -76,7 +88,12 @@ impl DumpConfig {
 /// Dropping the writer without [`DumpWriter::finish`] flushes on a best-effort
 /// basis and loses any error; call `finish` to learn of it.
 pub struct DumpWriter<W: Write> {
-    out: BufWriter<W>,
+    /// `None` only once [`finish`](Self::finish) has taken it.
+    out: Option<W>,
+    /// Encoded bytes not yet handed to `out`; never longer than `capacity`
+    /// (it is allocated once with that capacity and never grows).
+    buf: Vec<u8>,
+    capacity: usize,
     file: String,
     cfg: DumpConfig,
     interfaces: u32,
@@ -98,18 +115,29 @@ impl DumpWriter<File> {
 }
 
 impl<W: Write> DumpWriter<W> {
-    /// Wraps `inner` in a 1 MiB buffer and writes the file header. `name`
-    /// is used in error messages.
-    pub fn new(
+    /// Wraps `inner` in a [`DEFAULT_BUFFER_SIZE`] (1 MiB) buffer and writes
+    /// the file header. `name` is used in error messages.
+    pub fn new(inner: W, name: impl Into<String>, cfg: DumpConfig) -> Result<Self, CaptureError> {
+        Self::with_capacity(inner, name, cfg, DEFAULT_BUFFER_SIZE)
+    }
+
+    /// Like [`new`](Self::new) with a buffer of `capacity` bytes (at least
+    /// 64). The output's bytes do not depend on it, only the sizes of the
+    /// writes do.
+    pub fn with_capacity(
         inner: W,
         name: impl Into<String>,
         mut cfg: DumpConfig,
+        capacity: usize,
     ) -> Result<Self, CaptureError> {
         if cfg.snaplen == 0 {
             cfg.snaplen = DEFAULT_SNAPLEN;
         }
+        let capacity = capacity.max(MIN_BUFFER_SIZE);
         let mut w = Self {
-            out: BufWriter::with_capacity(BUFFER_SIZE, inner),
+            out: Some(inner),
+            buf: Vec::with_capacity(capacity),
+            capacity,
             file: name.into(),
             cfg,
             interfaces: 0,
@@ -242,8 +270,15 @@ impl<W: Write> DumpWriter<W> {
         match self.cfg.format {
             DumpFormat::Pcap => {
                 let h = pcap_record_header(&self.cfg, rec.ts_nanos, caplen, orig_len);
-                self.put(&h)?;
-                self.put(data)?;
+                if self.capacity - self.buf.len() >= h.len() + data.len() {
+                    // The common case: both parts into the buffer, no call.
+                    self.buf.extend_from_slice(&h);
+                    self.buf.extend_from_slice(data);
+                    self.bytes += (h.len() + data.len()) as u64;
+                } else {
+                    self.put(&h)?;
+                    self.put(data)?;
+                }
             }
             DumpFormat::Pcapng => {
                 let flags_len = if rec.direction.is_some() { 12 } else { 0 };
@@ -256,8 +291,6 @@ impl<W: Write> DumpWriter<W> {
                 h[16..20].copy_from_slice(&(rec.ts_nanos as u32).to_le_bytes());
                 h[20..24].copy_from_slice(&caplen.to_le_bytes());
                 h[24..28].copy_from_slice(&orig_len.to_le_bytes());
-                self.put(&h)?;
-                self.put_padded(data)?;
                 // With a direction: epb_flags (2), length 4, value,
                 // opt_endofopt; then (always) the trailing block length.
                 let mut tail = [0u8; 16];
@@ -267,7 +300,20 @@ impl<W: Write> DumpWriter<W> {
                     tail[4..8].copy_from_slice(&dir.epb_flags().to_le_bytes());
                 }
                 tail[flags_len..flags_len + 4].copy_from_slice(&(blen as u32).to_le_bytes());
-                self.put(&tail[..flags_len + 4])?;
+                let pad = &[0u8; 3][..pad4(data.len()) - data.len()];
+                let tail = &tail[..flags_len + 4];
+                if self.capacity - self.buf.len() >= blen {
+                    self.buf.extend_from_slice(&h);
+                    self.buf.extend_from_slice(data);
+                    self.buf.extend_from_slice(pad);
+                    self.buf.extend_from_slice(tail);
+                    self.bytes += blen as u64;
+                } else {
+                    self.put(&h)?;
+                    self.put(data)?;
+                    self.put(pad)?;
+                    self.put(tail)?;
+                }
             }
         }
         self.packets += 1;
@@ -304,28 +350,73 @@ impl<W: Write> DumpWriter<W> {
     /// Writes out the buffer. After `Ok`, the file holds whole records up
     /// to the last packet written.
     pub fn flush(&mut self) -> Result<(), CaptureError> {
-        self.out.flush().map_err(|cause| CaptureError::Write {
-            file: self.file.clone(),
-            cause,
-        })
+        self.flush_buf()?;
+        if let Some(out) = self.out.as_mut() {
+            out.flush().map_err(|cause| CaptureError::Write {
+                file: self.file.clone(),
+                cause,
+            })?;
+        }
+        Ok(())
     }
 
     /// Flushes and returns the inner writer (a [`File`] is then closed by
     /// dropping it).
     pub fn finish(mut self) -> Result<W, CaptureError> {
         self.flush()?;
-        let file = std::mem::take(&mut self.file);
-        self.out.into_inner().map_err(|e| CaptureError::Write {
-            file,
-            cause: e.into_error(),
+        self.out.take().ok_or_else(|| CaptureError::Write {
+            file: self.file.clone(),
+            cause: std::io::Error::other("writer already finished"),
         })
     }
 
-    fn put(&mut self, b: &[u8]) -> Result<(), CaptureError> {
-        self.out.write_all(b).map_err(|cause| CaptureError::Write {
+    /// Hands the buffered bytes to the output. On an error the bytes that
+    /// did not reach it stay buffered (a later flush tries them again).
+    fn flush_buf(&mut self) -> Result<(), CaptureError> {
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
+        let mut done = 0;
+        let mut result = Ok(());
+        while done < self.buf.len() {
+            match out.write(&self.buf[done..]) {
+                Ok(0) => {
+                    result = Err(std::io::Error::from(ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if done == self.buf.len() {
+            self.buf.clear();
+        } else {
+            self.buf.drain(..done);
+        }
+        result.map_err(|cause| CaptureError::Write {
             file: self.file.clone(),
             cause,
-        })?;
+        })
+    }
+
+    /// Appends `b` to the output: into the buffer when it fits (after
+    /// flushing the buffer if need be), else directly after the buffer.
+    fn put(&mut self, b: &[u8]) -> Result<(), CaptureError> {
+        if self.capacity - self.buf.len() < b.len() {
+            self.flush_buf()?;
+        }
+        if b.len() <= self.capacity - self.buf.len() {
+            self.buf.extend_from_slice(b);
+        } else if let Some(out) = self.out.as_mut() {
+            out.write_all(b).map_err(|cause| CaptureError::Write {
+                file: self.file.clone(),
+                cause,
+            })?;
+        }
         self.bytes += b.len() as u64;
         Ok(())
     }
@@ -337,6 +428,13 @@ impl<W: Write> DumpWriter<W> {
             self.put(&[0u8; 3][..pad])?;
         }
         Ok(())
+    }
+}
+
+impl<W: Write> Drop for DumpWriter<W> {
+    fn drop(&mut self) {
+        // Best effort, as documented on the type: `finish` reports errors.
+        let _ = self.flush_buf();
     }
 }
 

@@ -88,6 +88,25 @@ impl Classifier {
         self.names.get(usize::from(iif.0)).map(String::as_str)
     }
 
+    /// The metadata every packet arriving on `port` gets, when it does not
+    /// depend on the frame: the port has no rule (no `iif`, unknown
+    /// direction), or its rule covers the whole port (no VLAN-specific rule
+    /// before it) with a fixed direction. `None` when VLAN tags or MACs
+    /// decide; then [`Classifier::classify_frame`] must look at each frame.
+    #[inline]
+    pub fn uniform(&self, port: u16) -> Option<PacketMeta> {
+        let Some(first) = self.by_port.get(usize::from(port)).and_then(|r| r.first()) else {
+            return Some(PacketMeta::default());
+        };
+        match (first.vlan, first.direction) {
+            (None, DirectionRule::Fixed(direction)) => Some(PacketMeta {
+                iif: Some(first.iif),
+                direction,
+            }),
+            _ => None,
+        }
+    }
+
     /// The metadata of a packet that arrived on `port`, decoded at least to
     /// the link layer.
     #[inline]
@@ -247,7 +266,26 @@ mod tests {
             let c = rules();
             let d = crate::wire::decode(&f, crate::wire::Depth::Link);
             proptest::prop_assert_eq!(c.classify_frame(port, &f), c.classify(port, &d), "{:02x?}", f);
+            if let Some(meta) = c.uniform(port) {
+                proptest::prop_assert_eq!(meta, c.classify_frame(port, &f), "port {}", port);
+            }
         }
+    }
+
+    #[test]
+    fn uniform_only_where_no_frame_byte_decides() {
+        let c = rules();
+        let internet_in = PacketMeta {
+            iif: Some(IfIndex(0)),
+            direction: Direction::In,
+        };
+        // Port 0: one whole-port rule, fixed direction; 1: a VLAN rule and
+        // by_mac; 2: by_mac; 3 and 4096: no rule at all.
+        assert_eq!(c.uniform(0), Some(internet_in));
+        assert_eq!(c.uniform(1), None);
+        assert_eq!(c.uniform(2), None);
+        assert_eq!(c.uniform(3), Some(PacketMeta::default()));
+        assert_eq!(c.uniform(4096), Some(PacketMeta::default()));
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! The worker: one per receive queue; matches every packet of a burst
-//! against the output set and copies the matches into the rings. See the
-//! parent module for the accounting it keeps.
+//! against the output set, a batch of packets per rule at a time, and
+//! copies the matches into the rings. See the parent module for the
+//! accounting it keeps.
 
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Cache};
 
 use super::{Inner, OutputSet};
-use crate::source::{Burst, PacketSource, SourceError};
+use crate::expr::{BatchMeta, PacketMeta, BATCH_MAX};
+use crate::source::{Burst, PacketSource, SourceError, BURST_MAX};
 
 /// A worker's own counters for one output of its current set.
 #[derive(Debug, Default, Clone, Copy)]
@@ -104,56 +107,36 @@ impl Worker {
 
     /// Matches every packet of `burst` against the current output set and
     /// copies the matches into the rings.
+    ///
+    /// The burst is matched in batches of up to [`BURST_MAX`] packets, rule
+    /// by rule: each rule's matcher answers a whole batch at once (one bit
+    /// per packet, see [`Matcher::matches_batch`]), then that rule's
+    /// matches are copied into its ring in arrival order. When the port's
+    /// interface and direction do not depend on the frame
+    /// ([`Classifier::uniform`]), the batch is classified once.
+    ///
+    /// [`Matcher::matches_batch`]: crate::expr::Matcher::matches_batch
+    /// [`Classifier::uniform`]: super::Classifier::uniform
     pub fn run_burst<B: Burst>(&mut self, burst: &B) {
         let set = self.cache.load();
+        if !self.local.set.as_ref().is_some_and(|s| Arc::ptr_eq(s, set)) {
+            switch_set(&self.inner, self.index, &mut self.local, set);
+        }
+        let len = burst.len();
+        let mut start = 0;
+        while start < len {
+            let end = len.min(start + WORKER_BATCH);
+            run_batch(
+                &self.inner,
+                self.index,
+                &mut self.local,
+                set,
+                burst,
+                start..end,
+            );
+            start = end;
+        }
         let local = &mut self.local;
-        if !local.set.as_ref().is_some_and(|s| Arc::ptr_eq(s, set)) {
-            switch_set(&self.inner, self.index, local, set);
-        }
-        let classifier = &*self.inner.classifier;
-        let (mut rx, mut rx_bytes, mut matched) = (0u64, 0u64, 0u64);
-        for pkt in burst.iter() {
-            rx += 1;
-            rx_bytes += u64::from(pkt.meta.orig_len);
-            // Each matcher reads only the headers it needs (lean staged
-            // decode); no full decode of the packet.
-            let meta = classifier.classify_frame(pkt.meta.port, pkt.data);
-            let mut any = false;
-            for (i, rule) in set.rules.iter().enumerate() {
-                if !rule.matcher.matches(&meta, pkt.data) {
-                    continue;
-                }
-                // `outputs` is aligned with `set.rules` (switch_set).
-                let Some(counts) = local.outputs.get_mut(i) else {
-                    continue;
-                };
-                any = true;
-                let Some(ring) = rule.output.rings.get(self.index) else {
-                    counts.dropped_queue_full += 1;
-                    continue;
-                };
-                match ring.free.pop() {
-                    Some(mut slot) => {
-                        let n = pkt.data.len().min(rule.output.copy_len);
-                        slot.data.clear();
-                        slot.data
-                            .extend_from_slice(pkt.data.get(..n).unwrap_or_default());
-                        slot.orig_len = pkt.meta.orig_len;
-                        slot.ts_ns = pkt.meta.timestamp_ns;
-                        slot.meta = meta;
-                        // Cannot fail: both queues hold every slot.
-                        let _ = ring.full.push(slot);
-                        counts.enqueued += 1;
-                    }
-                    None => counts.dropped_queue_full += 1,
-                }
-            }
-            matched += u64::from(any);
-        }
-        local.rx += rx;
-        local.rx_bytes += rx_bytes;
-        local.matched += matched;
-        local.unmatched += rx - matched;
         local.bursts += 1;
         if local.bursts >= self.inner.config.publish_every {
             local.bursts = 0;
@@ -165,6 +148,129 @@ impl Worker {
     pub fn publish(&mut self) {
         publish(&self.inner, self.index, &self.local);
     }
+}
+
+/// Packets per batch in the worker: a burst is at most this long, so a
+/// burst is one batch.
+const WORKER_BATCH: usize = if BURST_MAX < BATCH_MAX {
+    BURST_MAX
+} else {
+    BATCH_MAX
+};
+
+/// Matches packets `range` of `burst` (at most [`WORKER_BATCH`]) against
+/// every rule of `set`, copies the matches into the rings and counts.
+#[inline(always)]
+fn run_batch<B: Burst>(
+    inner: &Inner,
+    index: usize,
+    local: &mut Local,
+    set: &OutputSet,
+    burst: &B,
+    range: Range<usize>,
+) {
+    let mut frames: [&[u8]; WORKER_BATCH] = [&[]; WORKER_BATCH];
+    let mut n = 0;
+    let mut rx_bytes = 0u64;
+    let mut port = None;
+    let mut one_port = true;
+    for (slot, i) in frames.iter_mut().zip(range.clone()) {
+        let Some(pkt) = burst.get(i) else { break };
+        *slot = pkt.data;
+        rx_bytes += u64::from(pkt.meta.orig_len);
+        one_port &= *port.get_or_insert(pkt.meta.port) == pkt.meta.port;
+        n += 1;
+    }
+    let frames = frames.get(..n).unwrap_or_default();
+    let classifier = &*inner.classifier;
+    let uniform = port
+        .filter(|_| one_port)
+        .and_then(|p| classifier.uniform(p));
+    let matched = match uniform {
+        Some(meta) => match_rules(
+            index,
+            local,
+            set,
+            burst,
+            range,
+            frames,
+            BatchMeta::Same(meta),
+        ),
+        None => {
+            let mut metas = [PacketMeta::default(); WORKER_BATCH];
+            for ((m, frame), i) in metas.iter_mut().zip(frames).zip(range.clone()) {
+                let port = burst.get(i).map_or(0, |p| p.meta.port);
+                *m = classifier.classify_frame(port, frame);
+            }
+            let metas = BatchMeta::Each(metas.get(..n).unwrap_or_default());
+            match_rules(index, local, set, burst, range, frames, metas)
+        }
+    };
+    let rx = n as u64;
+    local.rx += rx;
+    local.rx_bytes += rx_bytes;
+    local.matched += matched;
+    local.unmatched += rx - matched;
+}
+
+/// Matches `frames` (packets `range` of `burst`) against every rule of
+/// `set`, copies each rule's matches into its ring and counts them.
+/// Returns how many packets matched at least one rule.
+#[inline(always)]
+fn match_rules<B: Burst>(
+    index: usize,
+    local: &mut Local,
+    set: &OutputSet,
+    burst: &B,
+    range: Range<usize>,
+    frames: &[&[u8]],
+    batch_meta: BatchMeta<'_>,
+) -> u64 {
+    let mut any = 0u64;
+    for (r, rule) in set.rules.iter().enumerate() {
+        let mut hits = rule.matcher.matches_batch(batch_meta, frames);
+        if hits == 0 {
+            continue;
+        }
+        // `outputs` is aligned with `set.rules` (switch_set).
+        let Some(counts) = local.outputs.get_mut(r) else {
+            continue;
+        };
+        any |= hits;
+        let Some(ring) = rule.output.rings.get(index) else {
+            counts.dropped_queue_full += u64::from(hits.count_ones());
+            continue;
+        };
+        while hits != 0 {
+            let i = hits.trailing_zeros() as usize;
+            hits &= hits - 1;
+            // `frames` came from these packets, so this always finds one;
+            // were it not, the match would still be counted (as a drop).
+            let Some(pkt) = burst.get(range.start + i) else {
+                counts.dropped_queue_full += 1;
+                continue;
+            };
+            match ring.free.pop() {
+                Some(mut slot) => {
+                    let n = pkt.data.len().min(rule.output.copy_len);
+                    slot.data.clear();
+                    slot.data
+                        .extend_from_slice(pkt.data.get(..n).unwrap_or_default());
+                    slot.orig_len = pkt.meta.orig_len;
+                    slot.ts_ns = pkt.meta.timestamp_ns;
+                    slot.meta = match batch_meta {
+                        BatchMeta::Same(meta) => meta,
+                        BatchMeta::Each(metas) => metas.get(i).copied().unwrap_or_default(),
+                    };
+                    // Cannot fail: both queues hold every slot.
+                    let _ = ring.full.push(slot);
+                    counts.enqueued += 1;
+                }
+                None => counts.dropped_queue_full += 1,
+            }
+        }
+    }
+    u64::from(any.count_ones())
 }
 
 /// Publishes the counters for the old set, then aligns `local` with `set`

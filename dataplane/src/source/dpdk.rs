@@ -1051,6 +1051,8 @@ impl<'port> RxQueue<'port> {
             out.port = self.port;
             out.queue = self.queue;
             out.timestamp_ns = self.clock.now_ns();
+            // The worker reads every header first and matches after
+            // (`Worker::run_burst`): ask for all the frames' first lines now.
             out.prefetch(0);
         }
         n
@@ -1154,7 +1156,6 @@ impl Burst for MbufBurst<'_> {
     #[inline]
     fn get(&self, index: usize) -> Option<Packet<'_>> {
         let m = self.mbuf(index)?;
-        self.prefetch(index + 1);
         let data_len = usize::from(m.data_len);
         let data = if m.buf_addr.is_null() || data_len == 0 {
             &[][..]

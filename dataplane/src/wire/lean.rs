@@ -10,6 +10,9 @@
 //! - [`transport`] yields the ports and TCP flags `decode(frame,
 //!   Depth::Transport)` finds (`has_ports`/`has_flags` false where those
 //!   are `None`);
+//! - [`transport_direct`] and [`is_ip_direct`] give the answers of
+//!   `transport(network(frame))` and `network(frame).is_ip()`, decided by
+//!   selects rather than branches on the frame's kind;
 //! - nothing here panics or allocates.
 #![forbid(unsafe_code)]
 
@@ -201,6 +204,214 @@ pub(crate) fn transport(net: Net<'_>) -> L4 {
     }
 }
 
+/// `a` if `c`, else `b`, computed with arithmetic so that the compiler
+/// cannot turn it into a branch.
+#[inline(always)]
+fn select(c: bool, a: usize, b: usize) -> usize {
+    b ^ ((a ^ b) & usize::from(c).wrapping_neg())
+}
+
+/// Reads a big-endian `u64` at `at`, or 0 past the end.
+#[inline(always)]
+fn be64(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+        Some(a) => u64::from_be_bytes(a),
+        None => 0,
+    }
+}
+
+/// A TPID (0x8100, 0x9100 or 0x88a8), tested without branches.
+#[inline(always)]
+fn is_tpid(ethertype: u16) -> bool {
+    ((ethertype | 0x1000) == 0x9100) | (ethertype == 0x88a8)
+}
+
+/// [`is_ext_header`] as a bit test, without branches.
+#[inline(always)]
+fn is_ext_header_direct(next: u8) -> bool {
+    use ipv6::next_header::*;
+    const EXT: u64 = 1 << HOP_BY_HOP | 1 << ROUTING | 1 << FRAGMENT | 1 << DEST_OPTS | 1 << AUTH;
+    (next < 64) & ((EXT >> (next & 63)) & 1 != 0)
+}
+
+/// The network-layer facts of a frame, found with few wide reads and
+/// selects rather than branches on the frame's kind. A read that would
+/// pass the end of the frame gives 0; every field below is used only
+/// under a length check that proves its bytes were there.
+struct Probe {
+    /// Offset of the IP header (behind up to [`MAX_VLAN_TAGS`] tags).
+    l3: usize,
+    /// Bytes from `l3` to the end of the frame.
+    ip_len: usize,
+    /// The first 8 bytes of the IP header: version and IHL, total length
+    /// and fragment field (IPv4), payload length and next header (IPv6).
+    head: u64,
+    v4: bool,
+    v6: bool,
+}
+
+impl Probe {
+    #[inline(always)]
+    fn version(&self) -> u8 {
+        (self.head >> 60) as u8
+    }
+
+    /// IPv4's header length in bytes.
+    #[inline(always)]
+    fn header_len(&self) -> usize {
+        ((self.head >> 54) & 0x3c) as usize
+    }
+
+    /// IPv4's total length.
+    #[inline(always)]
+    fn total(&self) -> usize {
+        ((self.head >> 32) & 0xffff) as usize
+    }
+
+    /// IPv6's payload length.
+    #[inline(always)]
+    fn payload_len(&self) -> usize {
+        ((self.head >> 16) & 0xffff) as usize
+    }
+
+    /// Is the IPv4 header one `network` accepts?
+    #[inline(always)]
+    fn ok4(&self) -> bool {
+        let (header_len, total) = (self.header_len(), self.total());
+        self.v4
+            & (self.version() == 4)
+            & (header_len >= ipv4::HEADER_LEN)
+            & (header_len <= self.ip_len)
+            & ((total == 0) | (total >= header_len))
+    }
+
+    /// Is the IPv6 fixed header one `network` accepts?
+    #[inline(always)]
+    fn ok6(&self) -> bool {
+        self.v6 & (self.ip_len >= ipv6::HEADER_LEN) & (self.version() == 6)
+    }
+}
+
+#[inline(always)]
+fn probe(frame: &[u8]) -> Probe {
+    // A frame shorter than 20 bytes has no IP header: reading 0 for bytes
+    // 12..20 then (no tag, no IP ethertype) gives `network`'s answer. A
+    // tag counts only when its 4 bytes are there; the ethertype always
+    // sits in the 2 bytes before the IP header.
+    let link = be64(frame, 12);
+    let t1 = is_tpid((link >> 48) as u16);
+    let t2 = t1 & is_tpid((link >> 16) as u16);
+    debug_assert_eq!(MAX_VLAN_TAGS, 2);
+    let l3 = ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN * (usize::from(t1) + usize::from(t2));
+    let et = be16(frame, l3 - 2);
+    Probe {
+        l3,
+        ip_len: frame.len().saturating_sub(l3),
+        head: be64(frame, l3),
+        v4: et == ethernet::ethertype::IPV4,
+        v6: et == ethernet::ethertype::IPV6,
+    }
+}
+
+/// `network(frame).is_ip()`, without branches on the frame's kind.
+#[inline(always)]
+pub(crate) fn is_ip_direct(frame: &[u8]) -> bool {
+    let p = probe(frame);
+    p.ok4() | p.ok6()
+}
+
+/// `transport(network(frame))`: the most common frame — untagged IPv4
+/// without options, not a later fragment, TCP or UDP, not cut short —
+/// read straight from fixed offsets; every other frame through
+/// [`transport_direct`].
+#[inline(always)]
+pub(crate) fn transport_fast(frame: &[u8]) -> L4 {
+    const IP: usize = ethernet::HEADER_LEN;
+    const L4: usize = IP + ipv4::HEADER_LEN;
+    if let Some(h) = frame.first_chunk::<{ L4 + 20 }>() {
+        let [.., e0, e1] = *h.first_chunk::<{ IP }>().unwrap_or(&[0; IP]);
+        let ip = h.get(IP..L4).unwrap_or_default();
+        let field = |at: usize| ip.get(at).copied().unwrap_or(0);
+        let total = usize::from(u16::from_be_bytes([field(2), field(3)]));
+        let frag = u16::from_be_bytes([field(6), field(7)]) & 0x1fff;
+        let proto = field(9);
+        let tcp = proto == ipv4::protocol::TCP;
+        let udp = proto == ipv4::protocol::UDP;
+        // With total ≥ 40 (TCP) or ≥ 28 (UDP) and within the frame, the
+        // transport header is whole: `transport` reads the same fields.
+        let min_total = if tcp { 40 } else { 28 };
+        let easy = (u16::from_be_bytes([e0, e1]) == ethernet::ethertype::IPV4)
+            & (field(0) == 0x45)
+            & (frag == 0)
+            & (tcp | udp)
+            & (total >= min_total)
+            & (total <= frame.len() - IP);
+        if easy {
+            let at = |i: usize| h.get(L4 + i).copied().unwrap_or(0);
+            let tcp_ok = tcp & (at(12) >> 4 >= 5);
+            let has_ports = udp | tcp_ok;
+            return L4 {
+                has_ports,
+                has_flags: tcp_ok,
+                src: u16::from_be_bytes([at(0), at(1)]) & u16::from(has_ports).wrapping_neg(),
+                dst: u16::from_be_bytes([at(2), at(3)]) & u16::from(has_ports).wrapping_neg(),
+                flags: at(13) & u8::from(tcp_ok).wrapping_neg(),
+            };
+        }
+    }
+    transport_direct(frame)
+}
+
+/// `transport(network(frame))`, computed with selects instead of branches
+/// on the frame's kind (VLAN tags, IP version, fragment, protocol): offsets
+/// are selected first, then each field is read once, so that mixed traffic
+/// mispredicts nothing but the rare IPv6 extension-header chain, which
+/// takes the walking path.
+#[inline(always)]
+pub(crate) fn transport_direct(frame: &[u8]) -> L4 {
+    let p = probe(frame);
+    let (ok4, ok6) = (p.ok4(), p.ok6());
+    let header_len = p.header_len();
+    let total = p.total();
+    let first = p.head & 0x1fff == 0;
+    let end4 = select(total == 0, p.ip_len, total.min(p.ip_len));
+    let payload_len = p.payload_len();
+    let end6 = select(
+        payload_len == 0,
+        p.ip_len,
+        (ipv6::HEADER_LEN + payload_len).min(p.ip_len),
+    );
+    // The protocol: IPv4's protocol byte (offset 9), IPv6's next header
+    // (offset 6, in `head`).
+    let proto4 = frame.get(p.l3 + 9).copied().unwrap_or(0);
+    let next6 = (p.head >> 8) as u8;
+    let proto = select(p.v4, usize::from(proto4), usize::from(next6)) as u8;
+    if ok6 & is_ext_header_direct(next6) {
+        let payload = frame
+            .get(p.l3..)
+            .and_then(|ip| ip.get(ipv6::HEADER_LEN..end6))
+            .unwrap_or_default();
+        return v6_behind_extensions(next6, payload);
+    }
+    let l4_off = select(p.v4, header_len, ipv6::HEADER_LEN);
+    let l4 = p.l3 + l4_off;
+    let l4_len = select(p.v4, end4, end6).wrapping_sub(l4_off);
+    let valid = (ok4 & first) | ok6;
+    // Offset and flags of a TCP header: bytes 12 and 13.
+    let tcp_word = be16(frame, l4 + 12);
+    let tcp_ok = valid & (proto == ipv4::protocol::TCP) & (l4_len >= 20) & (tcp_word >> 12 >= 5);
+    let udp_ok = valid & (proto == ipv4::protocol::UDP) & (l4_len >= 8);
+    let has_ports = tcp_ok | udp_ok;
+    let ports = be32(frame, l4) & u32::from(has_ports).wrapping_neg();
+    L4 {
+        has_ports,
+        has_flags: tcp_ok,
+        src: (ports >> 16) as u16,
+        dst: ports as u16,
+        flags: (tcp_word as u8) & u8::from(tcp_ok).wrapping_neg(),
+    }
+}
+
 /// Is `next` an extension header [`ipv6::walk_extension_headers`] walks?
 #[inline(always)]
 fn is_ext_header(next: u8) -> bool {
@@ -268,6 +479,9 @@ mod tests {
         );
         prop_assert_eq!(l4.has_flags, d.tcp_flags.is_some(), "{:02x?}", frame);
         prop_assert_eq!(l4.flags, d.tcp_flags.unwrap_or(0), "{:02x?}", frame);
+        prop_assert_eq!(transport_direct(frame), l4, "{:02x?}", frame);
+        prop_assert_eq!(transport_fast(frame), l4, "{:02x?}", frame);
+        prop_assert_eq!(is_ip_direct(frame), net.is_ip(), "{:02x?}", frame);
         Ok(())
     }
 
@@ -335,6 +549,16 @@ mod tests {
     }
 
     #[test]
+    fn bit_tests_agree_with_the_matches() {
+        for e in 0..=u16::MAX {
+            assert_eq!(is_tpid(e), ethernet::is_vlan_tpid(e), "{e:#06x}");
+        }
+        for n in 0..=u8::MAX {
+            assert_eq!(is_ext_header_direct(n), is_ext_header(n), "{n}");
+        }
+    }
+
+    #[test]
     fn templates_agree_with_decode_at_every_length() {
         for t in templates() {
             for len in 0..=t.len() {
@@ -381,6 +605,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
         #[test]
         fn agrees_with_decode(
             which in 0..10usize,
