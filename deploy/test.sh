@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh --test
 
+# A one-shot build gains nothing from incremental state, which is a third of
+# target/ (~0.9 GB); say how much disk there is, since a full disk fails the
+# linker with a bus error rather than a plain message.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+echo "== free disk for target/: $(df -h --output=avail . | tail -1 | tr -d ' ')" >&2
+
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy (-D warnings)" >&2
