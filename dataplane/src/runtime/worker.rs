@@ -9,15 +9,21 @@ use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Cache};
 
-use super::{Inner, OutputSet};
+use super::{Inner, OutputSet, Ring, Slot};
 use crate::expr::{BatchMeta, PacketMeta, BATCH_MAX};
+use crate::hint::prefetch_write;
 use crate::source::{Burst, PacketSource, SourceError, BURST_MAX};
 
-/// A worker's own counters for one output of its current set.
-#[derive(Debug, Default, Clone, Copy)]
+/// A worker's own counters for one output of its current set, and the
+/// free slot its next match goes into.
+#[derive(Debug, Default)]
 struct LocalOutput {
     enqueued: u64,
     dropped_queue_full: u64,
+    /// Taken from the ring's free queue one match early and prefetched for
+    /// writing, so the next match does not wait for the lines the writer
+    /// last touched. Handed back in `switch_set` and on drop.
+    spare: Option<Box<Slot>>,
 }
 
 /// A worker's plain counters, published to the shared atomics now and then.
@@ -250,7 +256,7 @@ fn match_rules<B: Burst>(
                 counts.dropped_queue_full += 1;
                 continue;
             };
-            match ring.free.pop() {
+            match counts.spare.take().or_else(|| ring.free.pop()) {
                 Some(mut slot) => {
                     let n = pkt.data.len().min(rule.output.copy_len);
                     slot.data.clear();
@@ -265,6 +271,7 @@ fn match_rules<B: Burst>(
                     // Cannot fail: both queues hold every slot.
                     let _ = ring.full.push(slot);
                     counts.enqueued += 1;
+                    counts.spare = take_spare(ring);
                 }
                 None => counts.dropped_queue_full += 1,
             }
@@ -273,11 +280,34 @@ fn match_rules<B: Burst>(
     u64::from(any.count_ones())
 }
 
+/// A free slot of `ring`, its header and the start of its buffer
+/// prefetched for writing.
+#[inline(always)]
+fn take_spare(ring: &Ring) -> Option<Box<Slot>> {
+    let slot = ring.free.pop()?;
+    prefetch_write(&*slot as *const Slot);
+    prefetch_write(slot.data.as_ptr());
+    Some(slot)
+}
+
+/// Hands the spare slots of `local` back to the free queues of the rings
+/// they came from (the rules of `local.set`).
+fn return_spares(index: usize, local: &mut Local) {
+    let Some(set) = &local.set else { return };
+    for (rule, out) in set.rules.iter().zip(local.outputs.iter_mut()) {
+        if let (Some(slot), Some(ring)) = (out.spare.take(), rule.output.rings.get(index)) {
+            // Cannot fail: the free queue has room for every slot.
+            let _ = ring.free.push(slot);
+        }
+    }
+}
+
 /// Publishes the counters for the old set, then aligns `local` with `set`
 /// (taking over the published per-output counts of outputs that stay), and
 /// announces that this worker no longer uses older sets.
 fn switch_set(inner: &Inner, index: usize, local: &mut Local, set: &Arc<OutputSet>) {
     publish(inner, index, local);
+    return_spares(index, local);
     local.outputs.clear();
     local.outputs.extend(set.rules.iter().map(|r| {
         r.output
@@ -286,6 +316,7 @@ fn switch_set(inner: &Inner, index: usize, local: &mut Local, set: &Arc<OutputSe
             .map_or(LocalOutput::default(), |c| LocalOutput {
                 enqueued: c.enqueued.load(Ordering::Acquire),
                 dropped_queue_full: c.dropped_queue_full.load(Ordering::Acquire),
+                spare: None,
             })
     }));
     local.set = Some(Arc::clone(set));
@@ -316,6 +347,7 @@ fn publish(inner: &Inner, index: usize, local: &Local) {
 impl Drop for Worker {
     fn drop(&mut self) {
         publish(&self.inner, self.index, &self.local);
+        return_spares(self.index, &mut self.local);
         if let Some(w) = self.inner.workers.get(self.index) {
             w.active.store(false, Ordering::Release);
         }
