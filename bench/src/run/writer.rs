@@ -135,7 +135,7 @@ pub(crate) fn run(ctx: &mut Ctx) -> ScenarioResult {
         "median of {rounds} round(s), the side that goes first alternates, sync(1) before \
          each; both sides end with fdatasync of their file; the figure is MB/s of file \
          written (pcap headers included). The disk of a shared VM is noisy: dd alone \
-         varied 115-392 MB/s for 1 GiB during development"
+         varied from 115 to over 1500 MB/s for 1 GiB between runs during development"
     ));
     if r.target_met == Some(false) && ctx.profile {
         ctx.progress.step("profiling (perf)");
