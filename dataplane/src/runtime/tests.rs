@@ -733,3 +733,70 @@ fn live_snapshots_add_up_while_workers_rarely_publish() {
         .check(true)
         .expect("identities at the end");
 }
+
+/// Waits up to 5 s for `cond`.
+fn eventually(cond: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+#[test]
+fn workers_hand_their_spare_slot_back() {
+    let dir = tmp();
+    let rt = Runtime::new(
+        RuntimeConfig {
+            workers: 1,
+            ring_slots: 8,
+            ..RuntimeConfig::default()
+        },
+        classifier(),
+        None,
+    )
+    .expect("runtime");
+    let web = dir.path().join("web.pcap");
+    rt.add_output(dump("web", "dport = 80", &web, DumpFormat::Pcap))
+        .expect("add");
+    let out = Arc::clone(&rt.inner.set.load_full().rules[0].output);
+    let ring = &out.rings[0];
+    assert_eq!(ring.free.len(), 8);
+    let mut w = rt.workers().expect("workers").pop().expect("one worker");
+
+    // 8 frames, 2 of them to port 80: once the writer has taken those,
+    // every slot is free but the one the worker keeps for its next match.
+    w.run(&mut MemorySource::new(frames(8, 0, 64)))
+        .expect("run");
+    assert!(
+        eventually(|| ring.free.len() == 7),
+        "free {}",
+        ring.free.len()
+    );
+    assert!(ring.full.is_empty());
+
+    // A new output set: the worker hands the spare back when it takes the
+    // set up, and takes another at its next match.
+    rt.replace_expression("web", "dport = 443", matcher("dport = 443"))
+        .expect("replace");
+    w.idle();
+    assert_eq!(ring.free.len(), 8, "spare returned on a set switch");
+    w.run(&mut MemorySource::new(frames(8, 0, 64)))
+        .expect("run");
+    assert!(
+        eventually(|| ring.free.len() == 7),
+        "free {}",
+        ring.free.len()
+    );
+
+    // And on drop.
+    drop(w);
+    assert_eq!(ring.free.len(), 8, "spare returned on drop");
+    let snap = rt.finish(Duration::from_secs(5));
+    snap.check(true).expect("identities");
+    assert_eq!(snap.outputs[0].written, 4);
+    assert_eq!(count_packets(&web), 4);
+}
