@@ -158,6 +158,20 @@ fn run_sources(rt: Runtime, sources: Vec<MemorySource>) -> Snapshot {
     rt.finish(Duration::from_secs(5))
 }
 
+/// A runtime of one worker whose rings hold `ring_slots` slots.
+fn one_worker_runtime(ring_slots: usize) -> Runtime {
+    Runtime::new(
+        RuntimeConfig {
+            workers: 1,
+            ring_slots,
+            ..RuntimeConfig::default()
+        },
+        classifier(),
+        None,
+    )
+    .expect("runtime")
+}
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
@@ -351,16 +365,7 @@ fn full_ring_drops_are_counted() {
             std::io::copy(&mut f, &mut out).expect("copy");
         })
     };
-    let rt = Runtime::new(
-        RuntimeConfig {
-            workers: 1,
-            ring_slots: 8,
-            ..RuntimeConfig::default()
-        },
-        classifier(),
-        None,
-    )
-    .expect("runtime");
+    let rt = one_worker_runtime(8);
     rt.add_output(dump("slow", "any", &fifo, DumpFormat::Pcap))
         .expect("add");
     let input = frames(20_000, 0, 1000);
@@ -749,16 +754,7 @@ fn eventually(cond: impl Fn() -> bool) -> bool {
 #[test]
 fn workers_hand_their_spare_slot_back() {
     let dir = tmp();
-    let rt = Runtime::new(
-        RuntimeConfig {
-            workers: 1,
-            ring_slots: 8,
-            ..RuntimeConfig::default()
-        },
-        classifier(),
-        None,
-    )
-    .expect("runtime");
+    let rt = one_worker_runtime(8);
     let web = dir.path().join("web.pcap");
     rt.add_output(dump("web", "dport = 80", &web, DumpFormat::Pcap))
         .expect("add");
@@ -769,14 +765,14 @@ fn workers_hand_their_spare_slot_back() {
 
     // 8 frames, 2 of them to port 80: once the writer has taken those,
     // every slot is free but the one the worker keeps for its next match.
-    w.run(&mut MemorySource::new(frames(8, 0, 64)))
-        .expect("run");
-    assert!(
-        eventually(|| ring.free.len() == 7),
-        "free {}",
-        ring.free.len()
-    );
-    assert!(ring.full.is_empty());
+    let run_8 = |w: &mut Worker| {
+        w.run(&mut MemorySource::new(frames(8, 0, 64)))
+            .expect("run");
+        let settled = eventually(|| ring.free.len() == 7);
+        assert!(settled, "free {}", ring.free.len());
+        assert!(ring.full.is_empty());
+    };
+    run_8(&mut w);
 
     // A new output set: the worker hands the spare back when it takes the
     // set up, and takes another at its next match.
@@ -784,13 +780,7 @@ fn workers_hand_their_spare_slot_back() {
         .expect("replace");
     w.idle();
     assert_eq!(ring.free.len(), 8, "spare returned on a set switch");
-    w.run(&mut MemorySource::new(frames(8, 0, 64)))
-        .expect("run");
-    assert!(
-        eventually(|| ring.free.len() == 7),
-        "free {}",
-        ring.free.len()
-    );
+    run_8(&mut w);
 
     // And on drop.
     drop(w);
