@@ -56,6 +56,9 @@ Examples:
   # 1M minimum-size frames for a throughput benchmark (classic pcap):
   ferrocap-bench gen -o small.pcap --preset small64 --packets 1000000
 
+  # The mix's protocols with your own frame sizes (weights 3:1):
+  ferrocap-bench gen -o sized.pcap --preset mix --sizes 128:3,1024:1
+
   # Check what was produced:
   tshark -r demo.pcapng -q -z io,phs";
 
@@ -88,6 +91,12 @@ struct GenArgs {
     /// Number of distinct flows per traffic class.
     #[arg(long)]
     flows: Option<u32>,
+    /// Frame sizes instead of the preset's: SIZE or SIZE:WEIGHT, comma-separated,
+    /// in bytes with the FCS (64..=9018), e.g. `64:7,594:4,1518:1` or `128`.
+    /// Frames whose headers need more room come out larger, and DNS,
+    /// NetBIOS-NS, NTP and SSDP messages are as long as the message.
+    #[arg(long, value_delimiter = ',', value_name = "SIZE[:WEIGHT],...")]
+    sizes: Vec<gen::SizeWeight>,
     /// Make --match-fraction of the packets match this Kerio expression
     /// (and the rest not match it). Interfaces named in it are the
     /// --interfaces (or --match-interface); every route goes to the first.
@@ -121,6 +130,9 @@ fn run_gen(args: GenArgs) -> anyhow::Result<()> {
         bail!("unknown preset {:?}", args.preset);
     };
     cfg.interfaces = args.interfaces;
+    if !args.sizes.is_empty() {
+        cfg.size = gen::SizeMix::from(args.sizes.as_slice());
+    }
     if let Some(f) = args.flows {
         cfg.flows = f;
     }
@@ -346,6 +358,55 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(format!("{err:#}").contains("--match"), "{err:#}");
+    }
+
+    #[test]
+    fn gen_sizes_sets_the_frame_size_distribution() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.pcap");
+        run_gen(gen_args(&[
+            "ferrocap-bench",
+            "gen",
+            "-o",
+            p.to_str().unwrap(),
+            "--preset",
+            "imix",
+            "-n",
+            "4000",
+            "--sizes",
+            "128:3,1024:1",
+        ]))
+        .unwrap();
+        let mut r = CaptureReader::open(&p).unwrap();
+        let mut by_len = std::collections::BTreeMap::<usize, u32>::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            *by_len.entry(rec.data.len()).or_default() += 1;
+        }
+        // Stored without the FCS; messages of DNS and the like keep their
+        // own length, so most frames, not all, have the configured sizes.
+        let (small, large) = (by_len[&124], by_len[&1020]);
+        assert!(small + large >= 3000, "{by_len:?}");
+        let share = f64::from(small) / f64::from(small + large);
+        assert!(
+            (0.70..0.80).contains(&share),
+            "3:1 gave {share}: {by_len:?}"
+        );
+        assert!(
+            !by_len.contains_key(&590),
+            "IMIX's own sizes are gone: {by_len:?}"
+        );
+
+        for bad in ["63", "9019", "128:0", "128:x", "x", ""] {
+            let argv = ["ferrocap-bench", "gen", "-o", "x", "--sizes", bad];
+            assert!(Cli::try_parse_from(argv).is_err(), "--sizes {bad:?}");
+        }
+        let ok = "64,1518:2"
+            .split(',')
+            .map(|s| s.parse::<gen::SizeWeight>().unwrap());
+        assert_eq!(
+            ok.map(|s| (s.size, s.weight)).collect::<Vec<_>>(),
+            [(64, 1), (1518, 2)]
+        );
     }
 
     #[test]

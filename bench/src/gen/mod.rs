@@ -124,6 +124,15 @@ pub enum GenConfigError {
     /// `flows` is 0.
     #[error("flows must be at least 1")]
     NoFlows,
+    /// A frame size spec is not `SIZE[:WEIGHT]` with SIZE in 64..=9018 and
+    /// WEIGHT at least 1.
+    #[error(
+        "bad frame size {0:?}: expected SIZE or SIZE:WEIGHT, SIZE from {min} to {max} bytes \
+         (with the FCS), WEIGHT a whole number of at least 1",
+        min = SizeWeight::MIN,
+        max = SizeWeight::MAX
+    )]
+    BadSize(String),
     /// [`select`] drew this many candidates in a row without finding a
     /// packet of the kind it needed.
     #[error("no {} packet in {tried} generated candidates: the expression matches {} in this preset", if *matching { "matching" } else { "non-matching" }, if *matching { "too rarely" } else { "nearly everything" })]
@@ -133,6 +142,47 @@ pub enum GenConfigError {
         /// Candidates drawn.
         tried: u64,
     },
+}
+
+/// One entry of a configured frame size distribution: frames of `size`
+/// bytes (with the FCS) get `weight` shares. Parsed from `SIZE[:WEIGHT]`
+/// (weight 1 when not given), as `ferrocap-bench gen --sizes` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeWeight {
+    /// Frame size on the wire, FCS included.
+    pub size: u16,
+    /// Relative share.
+    pub weight: u32,
+}
+
+impl SizeWeight {
+    /// The smallest Ethernet frame.
+    pub const MIN: u16 = 64;
+    /// The largest frame the generator writes (a 9000-byte jumbo MTU).
+    pub const MAX: u16 = 9018;
+}
+
+impl FromStr for SizeWeight {
+    type Err = GenConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || GenConfigError::BadSize(s.to_owned());
+        let (size, weight) = match s.split_once(':') {
+            Some((size, weight)) => (size, weight.trim().parse::<u32>().map_err(|_| bad())?),
+            None => (s, 1),
+        };
+        let size = size.trim().parse::<u16>().map_err(|_| bad())?;
+        if !(Self::MIN..=Self::MAX).contains(&size) || weight == 0 {
+            return Err(bad());
+        }
+        Ok(Self { size, weight })
+    }
+}
+
+impl From<&[SizeWeight]> for SizeMix {
+    fn from(sizes: &[SizeWeight]) -> Self {
+        SizeMix::Custom(sizes.iter().map(|s| (s.size, s.weight)).collect())
+    }
 }
 
 impl FromStr for GenInterface {
