@@ -251,6 +251,16 @@ mod tests {
         a
     }
 
+    /// `ferrocap-bench gen -o OUT ARGS...`.
+    fn gen_to(out: &std::path::Path, args: &[&str]) -> anyhow::Result<()> {
+        let out = out.to_str().unwrap();
+        let argv: Vec<&str> = ["ferrocap-bench", "gen", "-o", out]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        run_gen(gen_args(&argv))
+    }
+
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
@@ -285,17 +295,7 @@ mod tests {
         assert_eq!(names, [Some("Internet".to_owned()), Some("LAN".to_owned())]);
 
         let p = dir.path().join("b.pcap");
-        run_gen(gen_args(&[
-            "ferrocap-bench",
-            "gen",
-            "-o",
-            p.to_str().unwrap(),
-            "--preset",
-            "small64",
-            "-n",
-            "50",
-        ]))
-        .unwrap();
+        gen_to(&p, &["--preset", "small64", "-n", "50"]).unwrap();
         let r = CaptureReader::open(&p).unwrap();
         assert_eq!(r.format(), DumpFormat::Pcap);
     }
@@ -305,20 +305,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.pcap");
         let expr = r#"if = "Internet" & (port = 137-139 | port = 445)"#;
-        run_gen(gen_args(&[
-            "ferrocap-bench",
-            "gen",
-            "-o",
-            p.to_str().unwrap(),
-            "--preset",
-            "small64",
-            "-n",
-            "400",
-            "--match",
-            expr,
-            "--match-fraction",
-            "0.05",
-        ]))
+        gen_to(
+            &p,
+            &[
+                "--preset",
+                "small64",
+                "-n",
+                "400",
+                "--match",
+                expr,
+                "--match-fraction",
+                "0.05",
+            ],
+        )
         .unwrap();
         let cfg = presets::small64(1, 400);
         let (d, m) = match_setup(&cfg, "Internet", expr).unwrap();
@@ -346,17 +345,7 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
         }
-        let err = run_gen(gen_args(&[
-            "ferrocap-bench",
-            "gen",
-            "-o",
-            p.to_str().unwrap(),
-            "--match",
-            "port = ",
-            "--match-fraction",
-            "0.5",
-        ]))
-        .unwrap_err();
+        let err = gen_to(&p, &["--match", "port = ", "--match-fraction", "0.5"]).unwrap_err();
         assert!(format!("{err:#}").contains("--match"), "{err:#}");
     }
 
@@ -364,18 +353,10 @@ mod tests {
     fn gen_sizes_sets_the_frame_size_distribution() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.pcap");
-        run_gen(gen_args(&[
-            "ferrocap-bench",
-            "gen",
-            "-o",
-            p.to_str().unwrap(),
-            "--preset",
-            "imix",
-            "-n",
-            "4000",
-            "--sizes",
-            "128:3,1024:1",
-        ]))
+        gen_to(
+            &p,
+            &["--preset", "imix", "-n", "4000", "--sizes", "128:3,1024:1"],
+        )
         .unwrap();
         let mut r = CaptureReader::open(&p).unwrap();
         let mut by_len = std::collections::BTreeMap::<usize, u32>::new();
