@@ -101,7 +101,13 @@ pub(crate) fn wait_sampling(
             sample(child.id());
             last_sample = Instant::now();
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // Short runs (offline captures take tens of milliseconds) need a
+        // fine clock: a 5 ms poll would add up to 5 ms to a 17 ms run.
+        std::thread::sleep(if t.elapsed() < Duration::from_millis(500) {
+            Duration::from_micros(100)
+        } else {
+            Duration::from_millis(5)
+        });
     };
     let elapsed = t.elapsed();
     let stdout = ho.join().unwrap_or_default();
