@@ -366,13 +366,8 @@ impl<R: Read> CaptureReader<R> {
         let sec = get_u32(endian, h, 0)?;
         let frac = get_u32(endian, h, 4)?;
         let orig_len = get_u32(endian, h, 12)?;
-        let frac_nanos = if nanos {
-            u64::from(frac)
-        } else {
-            u64::from(frac) * 1000
-        };
         Some((
-            u64::from(sec) * 1_000_000_000 + frac_nanos,
+            pcap_ts_nanos(sec, frac, nanos),
             orig_len.max(caplen),
             self.start + PCAP_RECORD_HEADER_LEN,
             caplen as usize,
@@ -717,13 +712,8 @@ impl<R: Read> CaptureReader<R> {
         if self.fill(total)? < total {
             return Err(self.truncated_err());
         }
-        let frac_nanos = if nanos {
-            u64::from(frac)
-        } else {
-            u64::from(frac) * 1000
-        };
         let l = Located {
-            ts_nanos: u64::from(sec) * 1_000_000_000 + frac_nanos,
+            ts_nanos: pcap_ts_nanos(sec, frac, nanos),
             orig_len: orig_len.max(caplen),
             data_start: self.start + PCAP_RECORD_HEADER_LEN,
             data_len: caplen as usize,
@@ -1090,6 +1080,28 @@ impl std::fmt::Debug for PcapChunk {
     }
 }
 
+/// Nanoseconds since the epoch of a pcap record stamped `sec` and `frac`
+/// (microseconds, or nanoseconds in a nanosecond file).
+#[inline(always)]
+fn pcap_ts_nanos(sec: u32, frac: u32, nanos: bool) -> u64 {
+    let frac = u64::from(frac);
+    u64::from(sec) * 1_000_000_000 + if nanos { frac } else { frac * 1000 }
+}
+
+/// The record of a pcap record header's fields and its captured `data`
+/// (`caplen` bytes): the original length is never below `caplen`.
+#[inline(always)]
+fn pcap_record(sec: u32, frac: u32, orig_len: u32, nanos: bool, data: &[u8]) -> CaptureRecord<'_> {
+    let caplen = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    CaptureRecord {
+        ts_nanos: pcap_ts_nanos(sec, frac, nanos),
+        orig_len: orig_len.max(caplen),
+        data,
+        interface: 0,
+        direction: None,
+    }
+}
+
 /// The records of a [`PcapChunk`], in order.
 #[derive(Debug, Clone)]
 pub struct PcapRecords<'a> {
@@ -1120,15 +1132,7 @@ impl<'a> Iterator for PcapRecords<'a> {
             return None;
         };
         self.bytes = rest;
-        let frac = u64::from(field(4));
-        let frac_nanos = if self.nanos { frac } else { frac * 1000 };
-        Some(CaptureRecord {
-            ts_nanos: u64::from(field(0)) * 1_000_000_000 + frac_nanos,
-            orig_len: field(12).max(caplen),
-            data,
-            interface: 0,
-            direction: None,
-        })
+        Some(pcap_record(field(0), field(4), field(12), self.nanos, data))
     }
 }
 
@@ -1252,15 +1256,7 @@ impl PcapSpan {
                     break;
                 }
             };
-            let frac = u64::from(field(4));
-            let frac_nanos = if self.nanos { frac } else { frac * 1000 };
-            f(CaptureRecord {
-                ts_nanos: u64::from(field(0)) * 1_000_000_000 + frac_nanos,
-                orig_len: field(12).max(caplen),
-                data,
-                interface: 0,
-                direction: None,
-            });
+            f(pcap_record(field(0), field(4), field(12), self.nanos, data));
             records += 1;
             at = next;
         }

@@ -24,6 +24,19 @@ struct Owned {
     dir: Option<CapturedDirection>,
 }
 
+impl Owned {
+    /// The record as the writer takes it.
+    fn record(&self) -> CaptureRecord<'_> {
+        CaptureRecord {
+            ts_nanos: self.ts,
+            orig_len: self.orig,
+            data: &self.data,
+            interface: self.iface,
+            direction: self.dir,
+        }
+    }
+}
+
 type ReadResult = (Vec<Owned>, Option<CaptureError>, Vec<InterfaceInfo>);
 
 /// Reads `bytes` both as a stream (through a reader that hands out 7
@@ -93,14 +106,7 @@ fn fill_and_finish<W: std::io::Write>(
         w.add_interface(*name, LINKTYPE_ETHERNET).unwrap();
     }
     for r in recs {
-        w.write(&CaptureRecord {
-            ts_nanos: r.ts,
-            orig_len: r.orig,
-            data: &r.data,
-            interface: r.iface,
-            direction: r.dir,
-        })
-        .unwrap();
+        w.write(&r.record()).unwrap();
     }
     let n = w.bytes_written();
     let out = w.finish().unwrap();
@@ -611,14 +617,7 @@ fn tshark_reads_our_pcap_and_pcapng() {
     w.add_interface(Some("Internet"), 1).unwrap();
     w.add_interface(Some("LAN"), 1).unwrap();
     for r in &recs {
-        w.write(&CaptureRecord {
-            ts_nanos: r.ts,
-            orig_len: r.orig,
-            data: &r.data,
-            interface: r.iface,
-            direction: r.dir,
-        })
-        .unwrap();
+        w.write(&r.record()).unwrap();
     }
     w.finish().unwrap();
     let Some(lines) = tshark_fields(&ng) else {
@@ -647,11 +646,8 @@ fn tshark_reads_our_pcap_and_pcapng() {
     .unwrap();
     for r in &recs {
         w.write(&CaptureRecord {
-            ts_nanos: r.ts,
-            orig_len: r.orig,
-            data: &r.data,
             interface: 0,
-            direction: r.dir,
+            ..r.record()
         })
         .unwrap();
     }
@@ -890,11 +886,9 @@ fn the_pcap_encoder_writes_what_write_writes() {
         for r in &recs {
             enc.encode(
                 &CaptureRecord {
-                    ts_nanos: r.ts,
-                    orig_len: r.orig,
-                    data: &r.data,
                     interface: 0,
                     direction: None,
+                    ..r.record()
                 },
                 &mut buf,
             );
@@ -1098,14 +1092,7 @@ fn bytes_written_counts_every_record_as_it_is_buffered() {
         }
         let mut expect = w.bytes_written();
         for r in &recs {
-            w.write(&CaptureRecord {
-                ts_nanos: r.ts,
-                orig_len: r.orig,
-                data: &r.data,
-                interface: r.iface,
-                direction: r.dir,
-            })
-            .unwrap();
+            w.write(&r.record()).unwrap();
             let cut = r.data.len().min(cfg.snaplen as usize);
             expect += match cfg.format {
                 DumpFormat::Pcap => 16 + cut as u64,
@@ -1139,11 +1126,9 @@ fn short_writes_and_failed_writes_lose_and_repeat_nothing() {
     let mut failed = 0;
     for r in &recs[..10] {
         let rec = CaptureRecord {
-            ts_nanos: r.ts,
-            orig_len: r.orig,
-            data: &r.data,
             interface: 0,
             direction: None,
+            ..r.record()
         };
         w.write(&rec).unwrap();
         if let Err(e) = w.flush() {
@@ -1154,11 +1139,9 @@ fn short_writes_and_failed_writes_lose_and_repeat_nothing() {
     assert_eq!(failed, 1);
     for r in &recs[10..] {
         w.write(&CaptureRecord {
-            ts_nanos: r.ts,
-            orig_len: r.orig,
-            data: &r.data,
             interface: 0,
             direction: None,
+            ..r.record()
         })
         .unwrap();
     }
@@ -1184,11 +1167,9 @@ fn dropping_the_writer_flushes_what_is_buffered() {
         let mut w = DumpWriter::new(Shared(shared.clone()), "s", cfg).unwrap();
         for r in &recs {
             w.write(&CaptureRecord {
-                ts_nanos: r.ts,
-                orig_len: r.orig,
-                data: &r.data,
                 interface: 0,
                 direction: None,
+                ..r.record()
             })
             .unwrap();
         }
@@ -1214,11 +1195,9 @@ fn appended_blocks_larger_than_the_buffer_go_out_in_order() {
         for r in now {
             enc.encode(
                 &CaptureRecord {
-                    ts_nanos: r.ts,
-                    orig_len: r.orig,
-                    data: &r.data,
                     interface: 0,
                     direction: None,
+                    ..r.record()
                 },
                 &mut block,
             );
