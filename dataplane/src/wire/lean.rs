@@ -31,34 +31,34 @@ pub(crate) enum Net<'a> {
     V6(&'a [u8]),
 }
 
+/// The `N` bytes at `at`, or `None` past the end.
+#[inline(always)]
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
+    b.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
 /// Reads a big-endian `u16` at `at`, or 0 past the end.
 #[inline(always)]
 fn be16(b: &[u8], at: usize) -> u16 {
-    match b.get(at..at + 2) {
-        Some(&[x, y]) => u16::from_be_bytes([x, y]),
-        _ => 0,
-    }
+    bytes_at(b, at).map_or(0, u16::from_be_bytes)
 }
 
 /// Reads a big-endian `u32` at `at`, or 0 past the end.
 #[inline(always)]
 fn be32(b: &[u8], at: usize) -> u32 {
-    match b.get(at..at + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
-        Some(a) => u32::from_be_bytes(a),
-        None => 0,
-    }
+    bytes_at(b, at).map_or(0, u32::from_be_bytes)
+}
+
+/// Reads a big-endian `u64` at `at`, or 0 past the end.
+#[inline(always)]
+fn be64(b: &[u8], at: usize) -> u64 {
+    bytes_at(b, at).map_or(0, u64::from_be_bytes)
 }
 
 /// Reads a big-endian `u128` at `at`, or 0 past the end.
 #[inline(always)]
 fn be128(b: &[u8], at: usize) -> u128 {
-    match b
-        .get(at..at + 16)
-        .and_then(|s| <[u8; 16]>::try_from(s).ok())
-    {
-        Some(a) => u128::from_be_bytes(a),
-        None => 0,
-    }
+    bytes_at(b, at).map_or(0, u128::from_be_bytes)
 }
 
 impl<'a> Net<'a> {
@@ -209,15 +209,6 @@ pub(crate) fn transport(net: Net<'_>) -> L4 {
 #[inline(always)]
 fn select(c: bool, a: usize, b: usize) -> usize {
     b ^ ((a ^ b) & usize::from(c).wrapping_neg())
-}
-
-/// Reads a big-endian `u64` at `at`, or 0 past the end.
-#[inline(always)]
-fn be64(b: &[u8], at: usize) -> u64 {
-    match b.get(at..at + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
-        Some(a) => u64::from_be_bytes(a),
-        None => 0,
-    }
 }
 
 /// A TPID (0x8100, 0x9100 or 0x88a8), tested without branches.
