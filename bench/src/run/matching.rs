@@ -44,6 +44,20 @@ fn ours(m: &Matcher, meta: &PacketMeta, pkts: &[Vec<u8>]) -> usize {
 fn ours_batch(m: &Matcher, meta: &PacketMeta, pkts: &[Vec<u8>]) -> usize {
     let mut n = 0;
     let mut frames: [&[u8]; BURST_MAX] = [&[]; BURST_MAX];
+    for_each_batch(pkts, |chunk| {
+        for (f, p) in frames.iter_mut().zip(chunk) {
+            *f = black_box(p.as_slice());
+        }
+        let batch = frames.get(..chunk.len()).unwrap_or_default();
+        n += m.matches_batch(BatchMeta::Same(*meta), batch).count_ones() as usize;
+    });
+    n
+}
+
+/// Calls `f` with `pkts` in batches of [`BURST_MAX`], prefetching the next
+/// batch's frames before each call.
+#[inline(always)]
+fn for_each_batch<'p>(pkts: &'p [Vec<u8>], mut f: impl FnMut(&'p [Vec<u8>])) {
     let mut chunks = pkts.chunks(BURST_MAX).peekable();
     while let Some(chunk) = chunks.next() {
         if let Some(next) = chunks.peek() {
@@ -51,13 +65,8 @@ fn ours_batch(m: &Matcher, meta: &PacketMeta, pkts: &[Vec<u8>]) -> usize {
                 prefetch(p);
             }
         }
-        for (f, p) in frames.iter_mut().zip(chunk) {
-            *f = black_box(p.as_slice());
-        }
-        let batch = frames.get(..chunk.len()).unwrap_or_default();
-        n += m.matches_batch(BatchMeta::Same(*meta), batch).count_ones() as usize;
+        f(chunk);
     }
-    n
 }
 
 /// The memory floor: [`ours_batch`]'s loop (same batches, same prefetch)
@@ -66,18 +75,12 @@ fn ours_batch(m: &Matcher, meta: &PacketMeta, pkts: &[Vec<u8>]) -> usize {
 /// keeps many misses in flight, which a real matcher's loop does not.
 fn touch_batch(pkts: &[Vec<u8>]) -> usize {
     let mut n = 0;
-    let mut chunks = pkts.chunks(BURST_MAX).peekable();
-    while let Some(chunk) = chunks.next() {
-        if let Some(next) = chunks.peek() {
-            for p in next.iter() {
-                prefetch(p);
-            }
-        }
+    for_each_batch(pkts, |chunk| {
         for p in chunk {
             let p = black_box(p.as_slice());
             n += usize::from(p.get(12).copied().unwrap_or(0) & 1);
         }
-    }
+    });
     n
 }
 

@@ -216,14 +216,7 @@ impl Chart<'_> {
                 esc(cat)
             );
         }
-        let _ = writeln!(
-            s,
-            r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="black"/><line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black"/>"#,
-            top + ph,
-            top + ph,
-            left + pw,
-            top + ph
-        );
+        svg_axes(&mut s, left, top, pw, ph);
         for (si, (name, _)) in self.series.iter().enumerate() {
             let x = left + 160.0 * si as f64;
             let yy = h - 22.0;
@@ -400,14 +393,7 @@ impl LatencyHistogram<'_> {
                 );
             }
         }
-        let _ = writeln!(
-            s,
-            r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="black"/><line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black"/>"#,
-            top + ph,
-            top + ph,
-            left + pw,
-            top + ph
-        );
+        svg_axes(&mut s, left, top, pw, ph);
         // One legend line per series: its name and its percentiles (the
         // dashed lines).
         for (si, series) in self.series.iter().enumerate() {
@@ -450,6 +436,17 @@ fn svg_open(w: f64, h: f64, title: &str) -> String {
         esc(title)
     );
     s
+}
+
+/// The y axis and the x axis of a plot area `pw` × `ph` whose top left
+/// corner is (`left`, `top`).
+fn svg_axes(s: &mut String, left: f64, top: f64, pw: f64, ph: f64) {
+    let bottom = top + ph;
+    let _ = writeln!(
+        s,
+        r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom:.1}" stroke="black"/><line x1="{left}" y1="{bottom:.1}" x2="{:.1}" y2="{bottom:.1}" stroke="black"/>"#,
+        left + pw
+    );
 }
 
 /// A power of ten as an axis label: 1, 10, 100, 1k … 100M, 1G.
