@@ -168,6 +168,38 @@ fn table() -> Vec<(&'static str, String)> {
             "DPORT = 53 & (SADDR = 10.0.0.0/8 | TCPFL = RST)",
             format!("{} and (ip.src#1 == 10.0.0.0/8 or {})", dport("==", 53), flag("reset")),
         ),
+        // Port tests the compiler merges (two ORed ranges on one variable)
+        // next to other port tests on it.
+        (
+            "(dport = 80 | dport = 443) & sport >= 1024 | sport = 53",
+            format!(
+                "(({} or {}) and {}) or {}",
+                dport("==", 80),
+                dport("==", 443),
+                sport(">=", 1024),
+                sport("==", 53)
+            ),
+        ),
+        (
+            r#"if = "Internet" & ((dport = 80 | dport = 8080) & sport >= 1024 | sport = 53)"#,
+            format!(
+                "(frame.interface_name == \"Internet\" or {OIF_INTERNET}) and ((({} or {}) and {}) or {})",
+                dport("==", 80),
+                dport("==", 8080),
+                sport(">=", 1024),
+                sport("==", 53)
+            ),
+        ),
+        (
+            "(dport != 0 | dport >= 1023) & (sport >= 49152 | dport <= 80)",
+            format!(
+                "({} or {}) and ({} or {})",
+                dport("!=", 0),
+                dport(">=", 1023),
+                sport(">=", 49152),
+                dport("<=", 80)
+            ),
+        ),
         (
             "(direc = in | direc = out) & addr = 192.168.1.0/24 & any",
             "(frame.packet_flags_direction == 1 or frame.packet_flags_direction == 2) and ip.addr#1 == 192.168.1.0/24".into(),

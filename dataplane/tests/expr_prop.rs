@@ -11,9 +11,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ferrocap_dataplane::expr::ast::*;
 use ferrocap_dataplane::expr::{
-    compile, parse, reference, Direction, Directory, IfIndex, InterfaceKind, PacketMeta,
+    compile, parse, reference, BatchMeta, Direction, Directory, IfIndex, InterfaceKind, PacketMeta,
 };
-use ferrocap_dataplane::wire::{Decoded, L3};
+use ferrocap_dataplane::wire::{decode, synth, Decoded, Depth, L3};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -355,6 +355,43 @@ proptest! {
                 .map_err(|err| TestCaseError::fail(format!("reference: {err}")))?;
             let got = compiled.matcher.matches_decoded(meta, d);
             prop_assert_eq!(got, want, "{}\n{:?} {:?}\nplan:\n{}", src, meta, d, compiled.matcher);
+        }
+    }
+
+    /// The capture paths: the frame built for each packet, matched one at
+    /// a time and in batches (which run the narrowed sub-plans and their
+    /// direct shapes, not the full table), against the reference on what
+    /// `decode` reads of the same frame.
+    #[test]
+    fn frame_matching_agrees_with_reference(
+        e in expr(),
+        packets in proptest::collection::vec(packet(), 32),
+        vlans in proptest::collection::vec(select(vec![(None, None), (Some(5), None), (Some(7), Some(9))]), 32),
+    ) {
+        let dir = directory();
+        let src = e.to_string();
+        let compiled = compile(&src, &dir).map_err(|err| TestCaseError::fail(format!("{src}: {err}")))?;
+        let m = &compiled.matcher;
+        let frames: Vec<Vec<u8>> = packets
+            .iter()
+            .zip(&vlans)
+            .map(|((_, d), &(outer_vlan, inner_vlan))| {
+                synth::frame(&Decoded { outer_vlan, inner_vlan, ..*d })
+            })
+            .collect();
+        let views: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let metas: Vec<PacketMeta> = packets.iter().map(|(meta, _)| *meta).collect();
+        let each = m.matches_batch(BatchMeta::Each(&metas), &views);
+        let same = m.matches_batch(BatchMeta::Same(metas[0]), &views);
+        for (i, (meta, frame)) in metas.iter().zip(&frames).enumerate() {
+            let d = decode(frame, Depth::Transport);
+            let want = reference::eval(&e, &dir, meta, &d)
+                .map_err(|err| TestCaseError::fail(format!("reference: {err}")))?;
+            prop_assert_eq!(m.matches(meta, frame), want, "{}\n{:?} {:02x?}\nplan:\n{}", src, meta, frame, m);
+            prop_assert_eq!((each >> i) & 1 == 1, want, "{} (batch, frame {})", src, i);
+            let want_same = reference::eval(&e, &dir, &metas[0], &d)
+                .map_err(|err| TestCaseError::fail(format!("reference: {err}")))?;
+            prop_assert_eq!((same >> i) & 1 == 1, want_same, "{} (batch with one meta, frame {})", src, i);
         }
     }
 

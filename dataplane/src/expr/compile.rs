@@ -281,6 +281,26 @@ fn narrow(tests: &[Test], table: &[u64], fixed: usize, prefix: usize) -> Sub {
             })
             .collect();
     }
+    // The table's bits follow `TableTests`, which numbers the tests by
+    // `stage_rank` (single-range ports before two-range ones): a merged
+    // test may have to move behind single-range port tests after it.
+    let mut order: Vec<usize> = (0..tests.len()).collect();
+    order.sort_by_key(|&i| tests.get(i).map_or(u8::MAX, Test::stage_rank));
+    if order.iter().enumerate().any(|(k, &i)| k != i) {
+        g = (0..g.len())
+            .map(|q| {
+                let old = order
+                    .iter()
+                    .enumerate()
+                    .fold(0usize, |row, (k, &i)| row | (((q >> k) & 1) << i));
+                g.get(old).copied().flatten()
+            })
+            .collect();
+        tests = order
+            .iter()
+            .filter_map(|&i| tests.get(i).cloned())
+            .collect();
+    }
     let mut narrowed = vec![0u64; g.len().div_ceil(64)];
     for (q, v) in g.iter().enumerate() {
         if *v == Some(true) {

@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::*;
-use crate::wire::{tcp_flags as f, Decoded, Depth, L3};
+use crate::wire::{synth, tcp_flags as f, Decoded, Depth, L3};
 
 /// The directory most tests use.
 pub(crate) fn fixture() -> Directory {
@@ -118,17 +118,30 @@ impl P {
 }
 
 /// Runs `(expression, [(packet, expected)])` cases through the compiled
-/// matcher and the reference interpreter.
+/// matcher and the reference interpreter. The matcher answers each packet
+/// three ways: from the decoded summary ([`Matcher::matches_decoded`]), and
+/// on a frame built from it ([`synth::frame`]) one at a time and in a batch
+/// — the last two are the capture paths, through the narrowed sub-plans.
 fn check(cases: &[(&str, &[(P, bool)])]) {
     let dir = fixture();
     for (src, packets) in cases {
         let c = compile(src, &dir).unwrap_or_else(|e| panic!("{src}: {e}"));
         let ast = parse(src).expect("parses");
+        let frames: Vec<Vec<u8>> = packets.iter().map(|(p, _)| synth::frame(&p.d)).collect();
+        let views: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let metas: Vec<PacketMeta> = packets.iter().map(|(p, _)| p.meta()).collect();
+        let batch = c.matcher.matches_batch(BatchMeta::Each(&metas), &views);
         for (i, (p, want)) in packets.iter().enumerate() {
             let got = c.matcher.matches_decoded(&p.meta(), &p.d);
             assert_eq!(got, *want, "{src} packet #{i}\n{}", c.matcher);
             let reference = reference::eval(&ast, &dir, &p.meta(), &p.d).expect("reference");
             assert_eq!(reference, *want, "reference: {src} packet #{i}");
+            let frame = &frames[i];
+            let one = c.matcher.matches(&p.meta(), frame);
+            assert_eq!(one, *want, "{src} packet #{i} as a frame\n{}", c.matcher);
+            assert_eq!((batch >> i) & 1 == 1, *want, "{src} packet #{i} in a batch");
+            let same = c.matcher.matches_batch(BatchMeta::Same(p.meta()), &[frame]);
+            assert_eq!(same == 1, *want, "{src} packet #{i} in a batch of one");
         }
     }
 }
@@ -417,6 +430,45 @@ fn ports() {
         (
             "dport <= 53",
             &[(p().udp(0, 53), true), (p().udp(0, 54), false)],
+        ),
+    ]);
+}
+
+/// Two single-range port tests merged into one two-range test must keep
+/// the truth table's bit order, which puts two-range tests after every
+/// single-range one (found by a differential run against tshark: the
+/// merged test and `sport >= 1024` swapped bits).
+#[test]
+fn merged_port_tests_keep_their_bits() {
+    let p = || P::v4("192.168.1.12", "8.8.8.8");
+    check(&[
+        (
+            "(dport = 80 | dport = 443) & sport >= 1024 | sport = 53",
+            &[
+                (p().tcp(53, 22, f::SYN), true),
+                (p().tcp(2000, 443, f::SYN), true),
+                (p().tcp(2000, 22, f::SYN), false),
+                (p().tcp(1000, 80, f::SYN), false),
+                (p().udp(53, 53), true),
+                (p(), false),
+            ],
+        ),
+        (
+            r#"if = "Internet" & ((dport = 80 | dport = 8080) & sport >= 1024 | sport = 53)"#,
+            &[
+                (p().tcp(53, 22, f::SYN).on(INTERNET), true),
+                (p().tcp(4000, 8080, 0).on(INTERNET), true),
+                (p().tcp(4000, 8081, 0).on(INTERNET), false),
+            ],
+        ),
+        (
+            "(dport != 0 | dport >= 1023) & (sport >= 49152 | dport <= 80)",
+            &[
+                (p().tcp(49152, 0, 0), false),
+                (p().tcp(0, 53, 0), true),
+                (p().tcp(49152, 2000, 0), true),
+                (p().tcp(1000, 2000, 0), false),
+            ],
         ),
     ]);
 }

@@ -17,6 +17,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub(crate) mod lean;
+pub mod synth;
 pub mod tcp;
 pub mod udp;
 
