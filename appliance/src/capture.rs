@@ -5,8 +5,9 @@
 //! - the dump (`-w OUT EXPR`) and packet logging (`--packet-log EXPR`, or
 //!   the config's `[packet_logging] expression`) are independent: each has
 //!   its own expression, and either may be used alone;
-//! - every packet read is counted as skipped (undecodable: not Ethernet, or
-//!   shorter than an Ethernet header) or offered to both expressions; every
+//! - every packet read is counted as skipped (undecodable: the link type is
+//!   not Ethernet) or offered to both expressions, runts included (only
+//!   interface and direction tests can hold on them); every
 //!   packet the dump expression matches is written or the command fails;
 //! - every packet the packet-log expression matches yields exactly one
 //!   `PFLG-888-I` record in the stats log, except frames without a readable
@@ -507,7 +508,7 @@ fn print_summary(job: &Job, s: &Summary, destination: &str) {
     match &s.dump {
         Some((path, format, bytes)) => {
             eprintln!(
-                "ferrocap: {} packets read from {}: {} matched, {} unmatched, {} skipped as undecodable",
+                "ferrocap: {} packets read from {}: {} matched, {} unmatched, {} skipped (link type not Ethernet)",
                 c.read,
                 job.input.display(),
                 c.matched,
@@ -522,7 +523,7 @@ fn print_summary(job: &Job, s: &Summary, destination: &str) {
             );
         }
         None => eprintln!(
-            "ferrocap: {} packets read from {} in {:.3} s ({rate:.2} Mpps), {} skipped as undecodable",
+            "ferrocap: {} packets read from {} in {:.3} s ({rate:.2} Mpps), {} skipped (link type not Ethernet)",
             c.read,
             job.input.display(),
             s.secs,
@@ -808,7 +809,10 @@ fn capture(
             counts.skipped += 1;
             continue;
         };
-        if !input.decodable || rec.data.len() < 14 {
+        // A runt (shorter than an Ethernet header) is still offered to the
+        // expressions, as the live path does: interface and direction
+        // tests need no frame bytes, and every other test is false on it.
+        if !input.decodable {
             counts.skipped += 1;
             continue;
         }
@@ -1005,7 +1009,6 @@ impl<'a> RecordBatch<'a> {
 
 /// What one span of [`match_in_parallel`] found.
 struct SpanResult {
-    skipped: u64,
     matched: u64,
     unmatched: u64,
     /// The matched records, encoded for the dump (a buffer of
@@ -1094,7 +1097,7 @@ fn match_in_parallel(
     let matcher = &*matcher;
     let match_span = |(span, mut encoded): (PcapSpan, Vec<u8>)| {
         encoded.clear();
-        let (mut skipped, mut matched, mut unmatched) = (0, 0, 0);
+        let (mut matched, mut unmatched) = (0, 0);
         // Records are matched BURST_MAX at a time (one `matches_batch`
         // call each), and the matches encoded in input order. A pcap
         // record has no direction of its own, so with a fixed direction
@@ -1125,10 +1128,6 @@ fn match_in_parallel(
             batch.clear();
         };
         let outcome = span.read(|rec| {
-            if rec.data.len() < 14 {
-                skipped += 1;
-                return;
-            }
             let meta = PacketMeta {
                 iif,
                 direction: direction_of(&rec, rule),
@@ -1140,7 +1139,6 @@ fn match_in_parallel(
         });
         flush(&mut batch, &mut encoded);
         SpanResult {
-            skipped,
             matched,
             unmatched,
             encoded,
@@ -1171,7 +1169,6 @@ fn match_in_parallel(
     }
     for r in &results {
         counts.read += r.outcome.records();
-        counts.skipped += r.skipped;
         counts.matched += r.matched;
         counts.unmatched += r.unmatched;
     }

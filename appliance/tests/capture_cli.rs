@@ -484,3 +484,59 @@ fn several_inputs_go_to_one_output_each_in_a_directory() {
     assert!(stderr(&o).contains("would overwrite it"), "{}", stderr(&o));
     assert!(std::fs::metadata(&inputs[0]).unwrap().len() > 100_000);
 }
+
+/// A runt (shorter than an Ethernet header) is matched like any frame:
+/// interface and direction tests hold on it, every other test is false,
+/// as tshark's `frame.interface_name` and `ip` see it. It is not skipped.
+#[test]
+fn runts_meet_interface_and_direction_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("runts.pcap");
+    let mut w = DumpWriter::create(&input, DumpConfig::new(DumpFormat::Pcap)).unwrap();
+    let tcp = gen::generate(&presets::small64(5, 1))
+        .next()
+        .expect("one packet")
+        .frame;
+    let frames: [&[u8]; 4] = [
+        &[0xff; 10],
+        &[],
+        &tcp,
+        &[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08],
+    ];
+    for (i, data) in frames.iter().enumerate() {
+        w.write(&ferrocap_dataplane::pcap::CaptureRecord {
+            ts_nanos: 1_700_000_000_000_000_000 + i as u64,
+            orig_len: data.len() as u32,
+            data,
+            interface: 0,
+            direction: None,
+        })
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let out = dir.path().join("out.pcap");
+    for (expr, want) in [
+        (r#"iif = "LAN" & direc = in"#, 4),
+        (r#"if != "LAN""#, 0),
+        ("any", 1),
+        ("port >= 0", 1),
+    ] {
+        let o = ferrocap(&[
+            "capture",
+            "-r",
+            path(&input),
+            "-w",
+            path(&out),
+            "--interface",
+            "LAN",
+            "--direction",
+            "in",
+            expr,
+        ]);
+        assert!(o.status.success(), "{expr}: {}", stderr(&o));
+        assert_eq!(tshark_frames(&out, None).len(), want, "{expr}");
+        let summary = stderr(&o);
+        assert!(summary.contains("4 packets read"), "{summary}");
+        assert!(summary.contains(&format!("{want} matched")), "{summary}");
+    }
+}
