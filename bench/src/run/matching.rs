@@ -22,11 +22,11 @@ const TARGET: f64 = 0.25;
 
 /// Passes over the packets in one timed sample. One pass over 20000
 /// packets takes 0.1–0.9 ms, short enough that a sample timed one pass at a
-/// time carries the cost of refilling the branch predictors and caches
-/// that the loop timed just before had taken over (the other side's); 16
-/// passes make a sample 2–15 ms of steady-state matching, as a capture
-/// runs.
-const PASSES: usize = 16;
+/// time carries the cost of taking the caches and branch predictors back
+/// from the loop timed just before it (the other side's); both sides
+/// measured faster with longer samples, ferrocap more, up to about 64
+/// passes (5–60 ms a sample), where the figures stopped moving.
+const PASSES: usize = 64;
 
 /// Nanoseconds per packet of `passes` runs of `f` over `n` packets.
 fn per_packet(passes: usize, n: usize, mut f: impl FnMut() -> usize) -> f64 {

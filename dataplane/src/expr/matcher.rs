@@ -547,7 +547,7 @@ impl Sub {
     #[inline]
     fn matches_batch(&self, frames: &[&[u8]]) -> u64 {
         match self.shape {
-            Shape::IsIp { when } => each(frames, |f| lean::is_ip_direct(f) == when),
+            Shape::IsIp { when } => each(frames, |f| lean::network(f).is_ip() == when),
             Shape::Port { ref test, when } => each(frames, |f| {
                 let l4 = lean::transport_fast(f);
                 test.eval(l4.has_ports, l4.src, l4.dst) == when
@@ -573,7 +573,7 @@ impl Sub {
     fn matches(&self, frame: &[u8]) -> bool {
         match self.shape {
             Shape::Table => {}
-            Shape::IsIp { when } => return lean::is_ip_direct(frame) == when,
+            Shape::IsIp { when } => return lean::network(frame).is_ip() == when,
             Shape::Port { ref test, when } => {
                 let l4 = lean::transport_fast(frame);
                 return test.eval(l4.has_ports, l4.src, l4.dst) == when;

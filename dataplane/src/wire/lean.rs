@@ -10,9 +10,8 @@
 //! - [`transport`] yields the ports and TCP flags `decode(frame,
 //!   Depth::Transport)` finds (`has_ports`/`has_flags` false where those
 //!   are `None`);
-//! - [`transport_direct`] and [`is_ip_direct`] give the answers of
-//!   `transport(network(frame))` and `network(frame).is_ip()`, decided by
-//!   selects rather than branches on the frame's kind;
+//! - [`transport_fast`] gives the answer of `transport(network(frame))`,
+//!   reading the common IPv4 and IPv6 TCP/UDP frames from fixed offsets;
 //! - nothing here panics or allocates.
 #![forbid(unsafe_code)]
 
@@ -47,12 +46,6 @@ fn be16(b: &[u8], at: usize) -> u16 {
 #[inline(always)]
 fn be32(b: &[u8], at: usize) -> u32 {
     bytes_at(b, at).map_or(0, u32::from_be_bytes)
-}
-
-/// Reads a big-endian `u64` at `at`, or 0 past the end.
-#[inline(always)]
-fn be64(b: &[u8], at: usize) -> u64 {
-    bytes_at(b, at).map_or(0, u64::from_be_bytes)
 }
 
 /// Reads a big-endian `u128` at `at`, or 0 past the end.
@@ -211,119 +204,14 @@ fn select(c: bool, a: usize, b: usize) -> usize {
     b ^ ((a ^ b) & usize::from(c).wrapping_neg())
 }
 
-/// A TPID (0x8100, 0x9100 or 0x88a8), tested without branches.
-#[inline(always)]
-fn is_tpid(ethertype: u16) -> bool {
-    ((ethertype | 0x1000) == 0x9100) | (ethertype == 0x88a8)
-}
-
-/// [`is_ext_header`] as a bit test, without branches.
-#[inline(always)]
-fn is_ext_header_direct(next: u8) -> bool {
-    use ipv6::next_header::*;
-    const EXT: u64 = 1 << HOP_BY_HOP | 1 << ROUTING | 1 << FRAGMENT | 1 << DEST_OPTS | 1 << AUTH;
-    (next < 64) & ((EXT >> (next & 63)) & 1 != 0)
-}
-
-/// The network-layer facts of a frame, found with few wide reads and
-/// selects rather than branches on the frame's kind. A read that would
-/// pass the end of the frame gives 0; every field below is used only
-/// under a length check that proves its bytes were there.
-struct Probe {
-    /// Offset of the IP header (behind up to [`MAX_VLAN_TAGS`] tags).
-    l3: usize,
-    /// Bytes from `l3` to the end of the frame.
-    ip_len: usize,
-    /// The first 8 bytes of the IP header: version and IHL, total length
-    /// and fragment field (IPv4), payload length and next header (IPv6).
-    head: u64,
-    v4: bool,
-    v6: bool,
-}
-
-impl Probe {
-    #[inline(always)]
-    fn version(&self) -> u8 {
-        (self.head >> 60) as u8
-    }
-
-    /// IPv4's header length in bytes.
-    #[inline(always)]
-    fn header_len(&self) -> usize {
-        ((self.head >> 54) & 0x3c) as usize
-    }
-
-    /// IPv4's total length.
-    #[inline(always)]
-    fn total(&self) -> usize {
-        ((self.head >> 32) & 0xffff) as usize
-    }
-
-    /// IPv6's payload length.
-    #[inline(always)]
-    fn payload_len(&self) -> usize {
-        ((self.head >> 16) & 0xffff) as usize
-    }
-
-    /// Is the IPv4 header one `network` accepts?
-    #[inline(always)]
-    fn ok4(&self) -> bool {
-        let (header_len, total) = (self.header_len(), self.total());
-        self.v4
-            & (self.version() == 4)
-            & (header_len >= ipv4::HEADER_LEN)
-            & (header_len <= self.ip_len)
-            & ((total == 0) | (total >= header_len))
-    }
-
-    /// Is the IPv6 fixed header one `network` accepts?
-    #[inline(always)]
-    fn ok6(&self) -> bool {
-        self.v6 & (self.ip_len >= ipv6::HEADER_LEN) & (self.version() == 6)
-    }
-}
-
-#[inline(always)]
-fn probe(frame: &[u8]) -> Probe {
-    // A frame shorter than 20 bytes has no IP header: reading 0 for bytes
-    // 12..20 then (no tag, no IP ethertype) gives `network`'s answer. A
-    // tag counts only when its 4 bytes are there; the ethertype always
-    // sits in the 2 bytes before the IP header.
-    let link = be64(frame, 12);
-    let t1 = is_tpid((link >> 48) as u16);
-    let t2 = t1 & is_tpid((link >> 16) as u16);
-    debug_assert_eq!(MAX_VLAN_TAGS, 2);
-    let l3 = ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN * (usize::from(t1) + usize::from(t2));
-    let et = be16(frame, l3 - 2);
-    Probe {
-        l3,
-        ip_len: frame.len().saturating_sub(l3),
-        head: be64(frame, l3),
-        v4: et == ethernet::ethertype::IPV4,
-        v6: et == ethernet::ethertype::IPV6,
-    }
-}
-
-/// `network(frame).is_ip()`, without branches on the frame's kind.
-#[inline(always)]
-pub(crate) fn is_ip_direct(frame: &[u8]) -> bool {
-    let p = probe(frame);
-    p.ok4() | p.ok6()
-}
-
 /// What [`common`] read of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Common {
-    /// Is the frame the common kind? Only then do the other fields hold
-    /// anything: `network(frame)` is [`Net::V4`] with these addresses, and
-    /// `transport(network(frame))` is `l4`.
-    pub(crate) ok: bool,
-    /// IPv4 source address.
-    pub(crate) src: u32,
-    /// IPv4 destination address.
-    pub(crate) dst: u32,
+struct Common {
+    /// Is the frame the common kind? Only then is `l4` what
+    /// `transport(network(frame))` gives.
+    ok: bool,
     /// Ports and flags.
-    pub(crate) l4: L4,
+    l4: L4,
 }
 
 /// Bytes [`common`] reads: Ethernet, a 20-byte IPv4 header and a 20-byte
@@ -337,12 +225,12 @@ static NO_FRAME: [u8; COMMON_LEN] = [0; COMMON_LEN];
 /// Reads the most common frame — untagged IPv4 without options, not a
 /// later fragment, TCP or UDP, its transport header whole inside the
 /// frame and the total length — from fixed offsets, without a branch on
-/// what the frame is. Cheap enough to run on every frame of a batch and
-/// take the general path ([`network`], [`transport_direct`]) only for the
-/// frames where [`Common::ok`] is false, so that mixed traffic costs no
-/// mispredicted branch per frame.
+/// the frame's kind. (Taking the frames without transport fields here
+/// too, ICMP and later fragments, measured slower, and so did returning an
+/// `Option`: the test no longer compiled to a few well-predicted
+/// branches.)
 #[inline(always)]
-pub(crate) fn common(frame: &[u8]) -> Common {
+fn common(frame: &[u8]) -> Common {
     const IP: usize = ethernet::HEADER_LEN;
     const L4: usize = IP + ipv4::HEADER_LEN;
     let h: &[u8; COMMON_LEN] = frame.first_chunk().unwrap_or(&NO_FRAME);
@@ -366,8 +254,6 @@ pub(crate) fn common(frame: &[u8]) -> Common {
     let ports = quad(L4) & u32::from(has_ports).wrapping_neg();
     Common {
         ok,
-        src: quad(IP + 12),
-        dst: quad(IP + 16),
         l4: L4 {
             has_ports,
             has_flags: tcp_ok,
@@ -378,65 +264,61 @@ pub(crate) fn common(frame: &[u8]) -> Common {
     }
 }
 
-/// `transport(network(frame))`: [`common`] where it applies, every other
-/// frame through [`transport_direct`].
+/// Bytes [`common6`] reads: Ethernet, the IPv6 fixed header and a 20-byte
+/// TCP header.
+const COMMON6_LEN: usize = ethernet::HEADER_LEN + ipv6::HEADER_LEN + 20;
+
+/// A frame shorter than [`COMMON6_LEN`] is read as these zeros: never
+/// common.
+static NO_FRAME6: [u8; COMMON6_LEN] = [0; COMMON6_LEN];
+
+/// [`common`] for IPv6: an untagged IPv6 frame whose fixed header is
+/// followed directly by TCP or UDP, the transport header whole inside the
+/// payload length and the payload inside the frame. `None` for any other
+/// frame.
+#[inline(always)]
+fn common6(frame: &[u8]) -> Option<L4> {
+    const IP: usize = ethernet::HEADER_LEN;
+    const L4: usize = IP + ipv6::HEADER_LEN;
+    let h: &[u8; COMMON6_LEN] = frame.first_chunk().unwrap_or(&NO_FRAME6);
+    let word = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
+    let next = h[IP + 6];
+    let tcp = next == ipv4::protocol::TCP;
+    let udp = next == ipv4::protocol::UDP;
+    let payload = usize::from(word(IP + 4));
+    let ok = (word(12) == ethernet::ethertype::IPV6)
+        & (h[IP] >> 4 == 6)
+        & (tcp | udp)
+        & (payload >= select(tcp, 20, 8))
+        & (payload <= frame.len().wrapping_sub(L4));
+    if !ok {
+        return None;
+    }
+    let tcp_ok = tcp & (h[L4 + 12] >> 4 >= 5);
+    let has_ports = udp | tcp_ok;
+    let keep = u16::from(has_ports).wrapping_neg();
+    Some(L4 {
+        has_ports,
+        has_flags: tcp_ok,
+        src: word(L4) & keep,
+        dst: word(L4 + 2) & keep,
+        flags: h[L4 + 13] & u8::from(tcp_ok).wrapping_neg(),
+    })
+}
+
+/// `transport(network(frame))`: [`common`] or [`common6`] where they
+/// apply (a few well-predicted branches), every other frame through
+/// [`network`] and [`transport`].
 #[inline(always)]
 pub(crate) fn transport_fast(frame: &[u8]) -> L4 {
     let c = common(frame);
     if c.ok {
         return c.l4;
     }
-    transport_direct(frame)
-}
-
-/// `transport(network(frame))`, computed with selects instead of branches
-/// on the frame's kind (VLAN tags, IP version, fragment, protocol): offsets
-/// are selected first, then each field is read once, so that mixed traffic
-/// mispredicts nothing but the rare IPv6 extension-header chain, which
-/// takes the walking path.
-#[inline(always)]
-pub(crate) fn transport_direct(frame: &[u8]) -> L4 {
-    let p = probe(frame);
-    let (ok4, ok6) = (p.ok4(), p.ok6());
-    let header_len = p.header_len();
-    let total = p.total();
-    let first = p.head & 0x1fff == 0;
-    let end4 = select(total == 0, p.ip_len, total.min(p.ip_len));
-    let payload_len = p.payload_len();
-    let end6 = select(
-        payload_len == 0,
-        p.ip_len,
-        (ipv6::HEADER_LEN + payload_len).min(p.ip_len),
-    );
-    // The protocol: IPv4's protocol byte (offset 9), IPv6's next header
-    // (offset 6, in `head`).
-    let proto4 = frame.get(p.l3 + 9).copied().unwrap_or(0);
-    let next6 = (p.head >> 8) as u8;
-    let proto = select(p.v4, usize::from(proto4), usize::from(next6)) as u8;
-    if ok6 & is_ext_header_direct(next6) {
-        let payload = frame
-            .get(p.l3..)
-            .and_then(|ip| ip.get(ipv6::HEADER_LEN..end6))
-            .unwrap_or_default();
-        return v6_behind_extensions(next6, payload);
+    if let Some(l4) = common6(frame) {
+        return l4;
     }
-    let l4_off = select(p.v4, header_len, ipv6::HEADER_LEN);
-    let l4 = p.l3 + l4_off;
-    let l4_len = select(p.v4, end4, end6).wrapping_sub(l4_off);
-    let valid = (ok4 & first) | ok6;
-    // Offset and flags of a TCP header: bytes 12 and 13.
-    let tcp_word = be16(frame, l4 + 12);
-    let tcp_ok = valid & (proto == ipv4::protocol::TCP) & (l4_len >= 20) & (tcp_word >> 12 >= 5);
-    let udp_ok = valid & (proto == ipv4::protocol::UDP) & (l4_len >= 8);
-    let has_ports = tcp_ok | udp_ok;
-    let ports = be32(frame, l4) & u32::from(has_ports).wrapping_neg();
-    L4 {
-        has_ports,
-        has_flags: tcp_ok,
-        src: (ports >> 16) as u16,
-        dst: ports as u16,
-        flags: (tcp_word as u8) & u8::from(tcp_ok).wrapping_neg(),
-    }
+    transport(network(frame))
 }
 
 /// Is `next` an extension header [`ipv6::walk_extension_headers`] walks?
@@ -506,22 +388,14 @@ mod tests {
         );
         prop_assert_eq!(l4.has_flags, d.tcp_flags.is_some(), "{:02x?}", frame);
         prop_assert_eq!(l4.flags, d.tcp_flags.unwrap_or(0), "{:02x?}", frame);
-        prop_assert_eq!(transport_direct(frame), l4, "{:02x?}", frame);
         prop_assert_eq!(transport_fast(frame), l4, "{:02x?}", frame);
+        if let Some(c6) = common6(frame) {
+            prop_assert_eq!(c6, l4, "{:02x?}", frame);
+        }
         let c = common(frame);
         if c.ok {
-            prop_assert_eq!(
-                net.l3(),
-                L3::V4 {
-                    src: c.src,
-                    dst: c.dst
-                },
-                "{:02x?}",
-                frame
-            );
             prop_assert_eq!(c.l4, l4, "{:02x?}", frame);
         }
-        prop_assert_eq!(is_ip_direct(frame), net.is_ip(), "{:02x?}", frame);
         Ok(())
     }
 
@@ -586,16 +460,6 @@ mod tests {
             [eth(&[], 0x86dd), ipv6(0, &hop_frag_first)].concat(),
             [eth(&[], 0x0806), vec![0; 28]].concat(),
         ]
-    }
-
-    #[test]
-    fn bit_tests_agree_with_the_matches() {
-        for e in 0..=u16::MAX {
-            assert_eq!(is_tpid(e), ethernet::is_vlan_tpid(e), "{e:#06x}");
-        }
-        for n in 0..=u8::MAX {
-            assert_eq!(is_ext_header_direct(n), is_ext_header(n), "{n}");
-        }
     }
 
     #[test]
