@@ -37,11 +37,7 @@ pub fn frame(d: &Decoded) -> Vec<u8> {
             f.extend_from_slice(&[0; 20]);
         }
         L3::V4 { src, dst } => {
-            let proto = match (&l4, d.ports.is_some()) {
-                (_, false) => 1,
-                (Transport::Tcp(_), true) => 6,
-                (_, true) => 17,
-            };
+            let proto = l4.protocol(false);
             let body = l4.bytes(false);
             let total = u16::try_from(20 + body.len()).unwrap_or(u16::MAX);
             f.extend_from_slice(&ethernet::ethertype::IPV4.to_be_bytes());
@@ -53,11 +49,7 @@ pub fn frame(d: &Decoded) -> Vec<u8> {
             f.extend_from_slice(&body);
         }
         L3::V6 { src, dst } => {
-            let next = match (&l4, d.ports.is_some()) {
-                (_, false) => 58,
-                (Transport::Tcp(_), true) => 6,
-                (_, true) => 17,
-            };
+            let next = l4.protocol(true);
             let body = l4.bytes(true);
             let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
             f.extend_from_slice(&ethernet::ethertype::IPV6.to_be_bytes());
@@ -80,6 +72,16 @@ enum Transport {
 }
 
 impl Transport {
+    /// The IP protocol (IPv4) or next header (IPv6) that carries it.
+    fn protocol(&self, v6: bool) -> u8 {
+        match self {
+            Transport::Tcp(_) => 6,
+            Transport::Udp(_) => 17,
+            Transport::Echo if v6 => 58,
+            Transport::Echo => 1,
+        }
+    }
+
     fn bytes(&self, v6: bool) -> Vec<u8> {
         match self {
             Transport::Tcp(h) => h.to_vec(),
