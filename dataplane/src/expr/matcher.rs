@@ -583,6 +583,13 @@ impl Sub {
                 return (l4.has_flags & (l4.flags & mask == value)) == when;
             }
             Shape::AddrPort { ref addr, ref port } => {
+                if let Some((src, dst)) = lean::plain_v4_addrs(frame) {
+                    if !addr_test(&addr.set.v4, addr.which, addr.negated, src, dst) {
+                        return false;
+                    }
+                    let l4 = lean::transport_fast(frame);
+                    return port.eval(l4.has_ports, l4.src, l4.dst);
+                }
                 let net = lean::network(frame);
                 let hit = match net.l3() {
                     L3::None => false,

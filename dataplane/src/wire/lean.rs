@@ -204,6 +204,23 @@ fn select(c: bool, a: usize, b: usize) -> usize {
     b ^ ((a ^ b) & usize::from(c).wrapping_neg())
 }
 
+/// The addresses of an untagged IPv4 frame without options, read from
+/// fixed offsets: `Some` exactly when `network(frame)` is such a
+/// [`Net::V4`], with its `l3` addresses; `None` for every other frame
+/// (which may still be IPv4, tagged or with options).
+#[inline(always)]
+pub(crate) fn plain_v4_addrs(frame: &[u8]) -> Option<(u32, u32)> {
+    const IP: usize = ethernet::HEADER_LEN;
+    let h = frame.first_chunk::<{ IP + ipv4::HEADER_LEN }>()?;
+    let word = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
+    let quad = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    let total = word(IP + 2);
+    let plain = (word(12) == ethernet::ethertype::IPV4)
+        & (h[IP] == 0x45)
+        & ((total == 0) | (usize::from(total) >= ipv4::HEADER_LEN));
+    plain.then(|| (quad(IP + 12), quad(IP + 16)))
+}
+
 /// What [`common`] read of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Common {
@@ -395,6 +412,9 @@ mod tests {
         let c = common(frame);
         if c.ok {
             prop_assert_eq!(c.l4, l4, "{:02x?}", frame);
+        }
+        if let Some((src, dst)) = plain_v4_addrs(frame) {
+            prop_assert_eq!(net.l3(), L3::V4 { src, dst }, "{:02x?}", frame);
         }
         Ok(())
     }
