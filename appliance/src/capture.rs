@@ -76,8 +76,8 @@ pub(crate) struct CaptureArgs {
           conflicts_with_all = ["config", "interface", "direction", "packet_log"])]
     eal: Option<String>,
     /// Live capture: stop after SECS seconds (default: at Ctrl-C, or -c).
-    #[arg(long, value_name = "SECS", requires = "eal")]
-    duration: Option<f64>,
+    #[arg(long, value_name = "SECS", requires = "eal", value_parser = crate::run::parse_seconds)]
+    duration: Option<Duration>,
     /// Dump: write the packets that match EXPR to OUT.
     #[arg(
         short = 'w',
@@ -318,7 +318,7 @@ impl CaptureArgs {
 pub(crate) fn run(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
     if let (Some(eal), Some(output), Some(expression)) = (&args.eal, &args.output, &args.expression)
     {
-        if args.duration.is_some_and(|d| !(d.is_finite() && d > 0.0)) {
+        if args.duration.is_some_and(|d| d.is_zero()) {
             eprintln!("ferrocap: --duration must be a positive number of seconds");
             return ExitCode::from(2);
         }
@@ -328,7 +328,7 @@ pub(crate) fn run(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
             format: args.format.unwrap_or_else(|| default_format(output)),
             snaplen: args.snaplen,
             count: args.count,
-            duration: args.duration.map(Duration::from_secs_f64),
+            duration: args.duration,
             expression,
             pool_size: None,
             progress: std::io::stderr().is_terminal(),

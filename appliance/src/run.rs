@@ -54,8 +54,8 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Stop after SECS seconds (default: run until SIGTERM or SIGINT).
-    #[arg(long, value_name = "SECS")]
-    duration: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    duration: Option<Duration>,
     /// Only check the configuration: exit 0 when valid, print the
     /// `Line N, char M:` error and exit 2 when not.
     #[arg(long)]
@@ -193,15 +193,12 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         println!("{}: configuration OK", args.config.display());
         return ExitCode::SUCCESS;
     }
-    let duration = match args.duration {
-        None => None,
-        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => {
-            eprintln!("ferrocap: --duration {s} is not a number of seconds");
-            return ExitCode::from(2);
-        }
-    };
-    run_loaded(&args.config, loaded, duration, args.summary_json.as_deref())
+    run_loaded(
+        &args.config,
+        loaded,
+        args.duration,
+        args.summary_json.as_deref(),
+    )
 }
 
 #[cfg(not(feature = "dpdk"))]
@@ -1069,6 +1066,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn durations_parse_or_get_a_clear_error() {
+        assert_eq!(parse_seconds("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
+        for bad in ["1e20", "inf", "-1", "nan", "", "3s"] {
+            let e = parse_seconds(bad).expect_err(bad);
+            assert!(e.contains(&format!("`{bad}`")), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn vdev_paths_resolve_against_the_config_dir() {
         let base = Path::new("/etc/ferrocap");
         let cases = [
@@ -1191,4 +1198,18 @@ mod live_tests {
         assert_eq!(syn, n);
         assert!(stderr.contains(&format!("\"rx\":{want_n}")), "{stderr}");
     }
+}
+
+/// Parses `--duration SECS`: a number of seconds, fractions allowed, from
+/// 0 up to about 584 years (what a `Duration` holds).
+pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err(format!("`{text}` is not a number of seconds (0 or more)"));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("`{text}` seconds is too long (at most {} s)", u64::MAX))
 }
