@@ -102,6 +102,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A write past a file-size limit (`ulimit -f`) then fails with EFBIG,
+    // which every output handles as a write error (that output stops, the
+    // rest go on), instead of SIGXFSZ ending the whole process.
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Capture(args) => capture::run(&args, cli.debug_level),

@@ -601,3 +601,68 @@ dir = "log"
     let before = std::fs::read_to_string(dir.path().join("log/ferrocap-debug.1")).unwrap();
     assert!(!before.contains("APPL-101-K"), "{before}");
 }
+
+/// A dump whose write fails part-way (here at a file-size limit, as on a
+/// full disk) is cut back to whole records: tshark reads it to the end,
+/// and it holds exactly the packets counted as written; the process goes
+/// on to its duration.
+#[test]
+fn a_write_failing_mid_record_leaves_a_dump_of_whole_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("out")).expect("out dir");
+    let config = format!(
+        r#"{eal}
+[[port]]
+name = "net_pcap0"
+vdev = "net_pcap0,rx_pcap={input},infinite_rx=1"
+pool_size = 32767
+
+[[interface]]
+name = "Internet"
+port = "net_pcap0"
+direction = "in"
+
+[[dump]]
+name = "all"
+expression = "any"
+path = "out/all.pcap"
+format = "pcap"
+
+[log]
+output = "file"
+dir = "log"
+"#,
+        eal = eal("fsize", r#""-l", "0-1""#),
+        input = demo_pcap().display()
+    );
+    let path = dir.path().join("ferrocap.toml");
+    std::fs::write(&path, config).expect("write config");
+    // 3000 KiB: not a multiple of the writer's 1 MiB buffer, so the write
+    // that reaches the limit is cut inside a record.
+    let child = Command::new("bash")
+        .arg("-c")
+        .arg(r#"ulimit -f 3000 && exec "$0" run --config "$1" --summary-json "$2" --duration 3"#)
+        .arg(env!("CARGO_BIN_EXE_ferrocap"))
+        .arg(&path)
+        .arg(dir.path().join("summary.json"))
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ferrocap");
+    let out = wait(child, Duration::from_secs(60));
+    cleanup("fsize");
+    let v = summary(dir.path(), &out);
+    let all = output(&v, "all");
+    assert_eq!(all["failed"], Value::Bool(true), "{v}");
+    assert_eq!(n(&all["write_errors"]), 1);
+    let written = n(&all["written"]);
+    let file = dir.path().join("out/all.pcap");
+    let len = std::fs::metadata(&file).expect("dump").len();
+    assert!(len < 3000 * 1024, "{len}");
+    assert_eq!(records(&file).len() as u64, written);
+    assert_eq!(common::tshark_count(&file), written);
+    assert!(written > 0, "the first flushes fit under the limit");
+    let debug = std::fs::read_to_string(dir.path().join("log/ferrocap-debug")).unwrap_or_default();
+    assert!(debug.contains("PDMP-110-E dump all: writing"), "{debug}");
+}

@@ -276,6 +276,80 @@ fn writing_to_a_full_disk_is_an_error() {
     assert!(failed || w.finish().is_err());
 }
 
+/// An output that takes `room` bytes, then fails as a full disk does
+/// (a short write, then `ENOSPC`).
+struct Room {
+    data: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+    room: usize,
+}
+
+impl std::io::Write for Room {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let mut data = self.data.borrow_mut();
+        let n = b.len().min(self.room - data.len());
+        if n == 0 && !b.is_empty() {
+            return Err(std::io::Error::from_raw_os_error(28));
+        }
+        data.extend_from_slice(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// When a flush fails part-way, `whole_bytes` is where the last whole
+/// record ends in what did get out, and `whole_packets` counts the packets
+/// before it; cut there, the output reads back to its end.
+#[test]
+fn a_failed_flush_knows_where_the_whole_records_end() {
+    for format in [DumpFormat::Pcap, DumpFormat::Pcapng] {
+        for room in [23, 24, 100, 5000, 70_001] {
+            let data = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let out = Room {
+                data: std::rc::Rc::clone(&data),
+                room,
+            };
+            let mut cfg = DumpConfig::new(format);
+            cfg.snaplen = 65535;
+            let mut w = DumpWriter::with_capacity(out, "room", cfg, 4096).expect("header fits");
+            let _ = w.add_interface(Some("eth0"), 1);
+            let mut failed = false;
+            for i in 0..200u32 {
+                let data = frame(60 + (i as usize * 37) % 1400, i as u8);
+                let rec = CaptureRecord {
+                    ts_nanos: u64::from(i),
+                    orig_len: data.len() as u32,
+                    data: &data,
+                    interface: 0,
+                    direction: None,
+                };
+                if w.write(&rec).and_then(|()| w.flush()).is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            assert!(failed, "{format:?} room {room}");
+            let whole = w.whole_bytes() as usize;
+            let (packets, _) = w.whole_packets();
+            drop(w);
+            let mut bytes = data.borrow().clone();
+            assert!(whole <= bytes.len(), "{format:?} room {room}");
+            bytes.truncate(whole);
+            if whole == 0 {
+                assert_eq!(packets, 0);
+                continue;
+            }
+            let mut r = CaptureReader::new(std::io::Cursor::new(bytes), "cut").expect("header");
+            let mut n = 0;
+            while let Some(_rec) = r.next_record().expect("whole records only") {
+                n += 1;
+            }
+            assert_eq!(n, packets, "{format:?} room {room}");
+        }
+    }
+}
+
 /// Builds a classic pcap in either byte order by hand.
 fn hand_pcap(big: bool, nanos: bool, recs: &[(u32, u32, &[u8], u32)]) -> Vec<u8> {
     let u32b = |v: u32| {

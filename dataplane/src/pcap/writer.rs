@@ -99,6 +99,16 @@ pub struct DumpWriter<W: Write> {
     interfaces: u32,
     bytes: u64,
     packets: u64,
+    /// `bytes` at the end of the last whole block or record put.
+    record_end: u64,
+    /// Bytes handed to `out` that end on a block or record boundary: the
+    /// output's length after the last flush that left no partial record.
+    whole: u64,
+    /// Packets, and their captured bytes, in those `whole` bytes.
+    whole_packets: u64,
+    whole_data: u64,
+    /// Captured bytes of the packets written with [`write`](Self::write).
+    data: u64,
 }
 
 impl DumpWriter<File> {
@@ -111,6 +121,25 @@ impl DumpWriter<File> {
             cause,
         })?;
         Self::new(file, name, cfg)
+    }
+
+    /// Gives up on the file after a write error: drops what is still
+    /// buffered and cuts the file back to [`whole_bytes`](Self::whole_bytes),
+    /// so that it ends after a whole record (a failed write may have left
+    /// part of one) and tshark reads it to the end. The packets it then
+    /// holds are those written up to the last successful flush. Returns
+    /// the new length.
+    pub fn abandon(mut self) -> Result<u64, CaptureError> {
+        self.buf.clear();
+        let whole = self.whole;
+        let file = self.file.clone();
+        match self.out.take() {
+            Some(f) => f
+                .set_len(whole)
+                .map(|()| whole)
+                .map_err(|cause| CaptureError::Write { file, cause }),
+            None => Ok(whole),
+        }
     }
 }
 
@@ -143,6 +172,11 @@ impl<W: Write> DumpWriter<W> {
             interfaces: 0,
             bytes: 0,
             packets: 0,
+            record_end: 0,
+            whole: 0,
+            whole_packets: 0,
+            whole_data: 0,
+            data: 0,
         };
         match cfg.format {
             DumpFormat::Pcap => {
@@ -178,6 +212,7 @@ impl<W: Write> DumpWriter<W> {
                 w.put(&(blen as u32).to_le_bytes())?;
             }
         }
+        w.record_end = w.bytes;
         Ok(w)
     }
 
@@ -243,6 +278,7 @@ impl<W: Write> DumpWriter<W> {
                 self.put(&t)?;
             }
         }
+        self.record_end = self.bytes;
         let id = self.interfaces;
         self.interfaces += 1;
         Ok(id)
@@ -276,6 +312,9 @@ impl<W: Write> DumpWriter<W> {
                     self.buf.extend_from_slice(data);
                     self.bytes += (h.len() + data.len()) as u64;
                 } else {
+                    // Flushed first, so that the output is always handed
+                    // whole records (see `whole_bytes`).
+                    self.flush_buf()?;
                     self.put(&h)?;
                     self.put(data)?;
                 }
@@ -309,6 +348,7 @@ impl<W: Write> DumpWriter<W> {
                     self.buf.extend_from_slice(tail);
                     self.bytes += blen as u64;
                 } else {
+                    self.flush_buf()?;
                     self.put(&h)?;
                     self.put(data)?;
                     self.put(pad)?;
@@ -317,6 +357,8 @@ impl<W: Write> DumpWriter<W> {
             }
         }
         self.packets += 1;
+        self.data += u64::from(caplen);
+        self.record_end = self.bytes;
         Ok(())
     }
 
@@ -333,6 +375,7 @@ impl<W: Write> DumpWriter<W> {
     pub fn append_encoded(&mut self, bytes: &[u8], packets: u64) -> Result<(), CaptureError> {
         self.put(bytes)?;
         self.packets += packets;
+        self.record_end = self.bytes;
         Ok(())
     }
 
@@ -345,6 +388,26 @@ impl<W: Write> DumpWriter<W> {
     /// Packets written so far.
     pub fn packets_written(&self) -> u64 {
         self.packets
+    }
+
+    /// Bytes that reached the output and end on a record boundary: what
+    /// the output held after the last flush that left no partial record
+    /// (the file header included).
+    pub fn whole_bytes(&self) -> u64 {
+        self.whole
+    }
+
+    /// Captured bytes of the packets given to [`write`](Self::write) so far.
+    pub fn written_data(&self) -> u64 {
+        self.data
+    }
+
+    /// The packets in [`whole_bytes`](Self::whole_bytes), and their
+    /// captured bytes (counted for packets given to
+    /// [`write`](Self::write); those of
+    /// [`append_encoded`](Self::append_encoded) count as 0 bytes).
+    pub fn whole_packets(&self) -> (u64, u64) {
+        (self.whole_packets, self.whole_data)
     }
 
     /// Writes out the buffer. After `Ok`, the file holds whole records up
@@ -392,15 +455,60 @@ impl<W: Write> DumpWriter<W> {
                 }
             }
         }
+        // Where this buffer starts in the output.
+        let base = self.bytes - self.buf.len() as u64;
         if done == self.buf.len() {
             self.buf.clear();
+            if self.bytes == self.record_end {
+                self.whole = self.bytes;
+                self.whole_packets = self.packets;
+                self.whole_data = self.data;
+            }
         } else {
+            if self.whole == base {
+                let (len, packets, data) = self.whole_prefix(base, done);
+                self.whole = base + len as u64;
+                self.whole_packets += packets;
+                self.whole_data += data;
+            }
             self.buf.drain(..done);
         }
         result.map_err(|cause| CaptureError::Write {
             file: self.file.clone(),
             cause,
         })
+    }
+
+    /// The length of the longest run of whole blocks or records at the
+    /// start of the buffer within its first `done` bytes, and the packets
+    /// and captured bytes in it; the buffer starts on a boundary, at
+    /// offset `base` of the output.
+    fn whole_prefix(&self, base: u64, done: usize) -> (usize, u64, u64) {
+        let word = |at: usize| {
+            self.buf
+                .get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(0, |b| u32::from_le_bytes(b) as usize)
+        };
+        let (mut at, mut packets, mut data) = (0, 0, 0);
+        loop {
+            // (length, captured bytes if it is a packet)
+            let (len, caplen) = match self.cfg.format {
+                DumpFormat::Pcap if base == 0 && at == 0 => (24, None),
+                DumpFormat::Pcap => (16 + word(at + 8), Some(word(at + 8))),
+                DumpFormat::Pcapng => {
+                    (word(at + 4).max(12), (word(at) == 6).then(|| word(at + 20)))
+                }
+            };
+            if at + len > done {
+                return (at, packets, data);
+            }
+            at += len;
+            if let Some(c) = caplen {
+                packets += 1;
+                data += c as u64;
+            }
+        }
     }
 
     /// Appends `b` to the output: into the buffer when it fits (after

@@ -316,6 +316,19 @@ impl DumpSink {
         self.failed = true;
         out.failed.store(true, Ordering::Release);
         out.write_errors.fetch_add(1, Ordering::Release);
+        // Of the pending packets, those the failed write left whole in the
+        // file (it is cut back to them below) were written after all.
+        if let Some(w) = &self.writer {
+            let (in_file, data) = w.whole_packets();
+            let confirmed = w.packets_written() - self.pending;
+            let saved = in_file.saturating_sub(confirmed).min(self.pending);
+            if saved > 0 {
+                let saved_bytes = data.saturating_sub(w.written_data() - self.pending_bytes);
+                out.written.fetch_add(saved, Ordering::Release);
+                out.bytes.fetch_add(saved_bytes, Ordering::Release);
+                self.pending -= saved;
+            }
+        }
         out.dropped_write_error
             .fetch_add(self.pending, Ordering::Release);
         self.pending = 0;
@@ -328,12 +341,31 @@ impl DumpSink {
         if let Some(l) = &self.logger {
             l.log(0, catalog::PDMP_WRITE_ERROR, &[&out.name, &file, &cause]);
         }
-        // Dropping the writer retries the flush once and ignores the error.
-        self.writer = None;
+        // The failed write may have left part of a record: cut the file
+        // back to the records of the last good flush, which are the ones
+        // counted as written (the rest were counted as dropped above), so
+        // that it stays readable to its end.
+        if let Some(w) = self.writer.take() {
+            if let Err(e) = w.abandon() {
+                if let Some(l) = &self.logger {
+                    l.log(
+                        0,
+                        catalog::PDMP_WRITE_ERROR,
+                        &[&out.name, &file, &e.to_string()],
+                    );
+                }
+            }
+        }
     }
 
     /// Closes the current file, shifts the ring of files and opens a new one.
     fn rotate(&mut self, out: &OutputShared) {
+        // Flushed while still held, so that a failure can cut the file back.
+        let flushed = self.writer.as_mut().map(|w| w.flush());
+        if let Some(Err(e)) = flushed {
+            self.fail(out, &e);
+            return;
+        }
         let Some(w) = self.writer.take() else { return };
         let packets = w.packets_written();
         let bytes = w.bytes_written();
@@ -367,6 +399,9 @@ impl DumpSink {
     fn finish(mut self, out: &OutputShared) {
         let mut packets = 0;
         let mut bytes = 0;
+        if let Some(Err(e)) = self.writer.as_mut().map(|w| w.flush()) {
+            self.fail(out, &e);
+        }
         if let Some(w) = self.writer.take() {
             packets = w.packets_written();
             bytes = w.bytes_written();
