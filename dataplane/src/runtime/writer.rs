@@ -345,8 +345,9 @@ impl DumpSink {
         // back to the records of the last good flush, which are the ones
         // counted as written (the rest were counted as dropped above), so
         // that it stays readable to its end.
+        // (A device or FIFO cannot be cut; that is no news.)
         if let Some(w) = self.writer.take() {
-            if let Err(e) = w.abandon() {
+            if let (Err(e), true) = (w.abandon(), self.rotatable) {
                 if let Some(l) = &self.logger {
                     l.log(
                         0,
