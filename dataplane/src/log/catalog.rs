@@ -140,7 +140,7 @@ catalog! {
     PFLG_STARTED = Pflg 100 N, "packet log %s started, expression %s",
         "A packet log rule became active with the given expression. Every packet that matches it is logged as a PFLG-888 record.";
     PFLG_STOPPED = Pflg 101 N, "packet log %s stopped: %u packets logged, %u dropped",
-        "A packet log rule was removed or ferrocap is stopping. The counters give the records written and those dropped because the log queue was full.";
+        "A packet log rule was removed or ferrocap is stopping. The counters give the records written and the matching packets that were not logged: dropped at a full ring, or at a full log queue.";
     PFLG_DROPPED = Pflg 110 W, "packet log %s: %u records dropped (%s)",
         "Matching packets could not be logged for the reason given (usually the log queue was full: packets match faster than records can be written). Capture goes on. Narrow the expression, or use a packet dump for heavy traffic.";
     PFLG_PACKET = Pflg 888 I, "PACKET DIR=%s IF=%s PROTO=%s LEN=%u SRC=%s DST=%s [FLAGS=%s] TS=%s ACCEPTED",

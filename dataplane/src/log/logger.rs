@@ -569,14 +569,15 @@ impl Logger {
     }
 
     /// Queues a record whose text is already built. Never blocks: when the
-    /// queue is full, the record is dropped and counted.
-    pub fn log_text(&self, track: u32, id: MessageId, severity: Severity, text: String) {
+    /// queue is full, the record is dropped and counted. Returns whether it
+    /// was queued (`false` also when its severity is disabled).
+    pub fn log_text(&self, track: u32, id: MessageId, severity: Severity, text: String) -> bool {
         if !self.enabled(severity) {
-            return;
+            return false;
         }
         if self.shared.closed.load(Ordering::Relaxed) {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
+            return false;
         }
         let rec = Record {
             time: SystemTime::now(),
@@ -588,9 +589,11 @@ impl Logger {
         match self.tx.try_send(Msg::Record(rec)) {
             Ok(()) => {
                 self.shared.counts[severity.index()].fetch_add(1, Ordering::Relaxed);
+                true
             }
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                false
             }
         }
     }
@@ -629,9 +632,10 @@ impl Logger {
         self.log_text(track, entry.id, Severity::I, record);
     }
 
-    /// Logs one packet as a `PFLG-888-I` record.
-    pub fn packet(&self, track: u32, rec: &PacketRecord<'_>) {
-        self.log_text(track, catalog::PFLG_PACKET.id, Severity::I, rec.to_record());
+    /// Logs one packet as a `PFLG-888-I` record. Returns whether it was
+    /// queued (a full queue drops it, counted in [`dropped`](Self::dropped)).
+    pub fn packet(&self, track: u32, rec: &PacketRecord<'_>) -> bool {
+        self.log_text(track, catalog::PFLG_PACKET.id, Severity::I, rec.to_record())
     }
 
     /// Logs an errno message (`KERN-100-E`); see [`log_errno!`](crate::log_errno)

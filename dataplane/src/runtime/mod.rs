@@ -277,6 +277,22 @@ pub(crate) struct OutputWorkerCounters {
     pub(crate) dropped_queue_full: AtomicU64,
 }
 
+impl OutputShared {
+    /// Every packet that matched but was not written, whatever the reason
+    /// (full rings, write errors, the packet limit), as far as the workers
+    /// have published their counts.
+    pub(crate) fn dropped_total(&self) -> u64 {
+        let queue_full: u64 = self
+            .per_worker
+            .iter()
+            .map(|w| w.dropped_queue_full.load(Ordering::Acquire))
+            .sum();
+        queue_full
+            + self.dropped_write_error.load(Ordering::Acquire)
+            + self.dropped_limit.load(Ordering::Acquire)
+    }
+}
+
 /// An output's shared state: rings, counters, the writer's stop flag.
 #[derive(Debug)]
 pub(crate) struct OutputShared {

@@ -462,6 +462,55 @@ fn write_error_stops_only_that_output() {
     );
 }
 
+/// Packet-log records the logger's queue has no room for are counted as
+/// dropped (`write_error`), not as written: `written` is the number of
+/// `PFLG-888` lines that reached the stats log.
+#[test]
+fn packet_log_records_the_logger_drops_are_not_counted_as_written() {
+    let dir = tmp();
+    let log_dir = dir.path().join("log");
+    std::fs::create_dir(&log_dir).expect("log dir");
+    let (logger, guard) = crate::log::Logger::start(crate::log::LogConfig {
+        output: crate::log::OutputKind::File,
+        dir: log_dir.clone(),
+        host: Some("test".into()),
+        queue_len: 4,
+        ..crate::log::LogConfig::default()
+    })
+    .expect("logger");
+    let rt = Runtime::new(
+        RuntimeConfig {
+            workers: 1,
+            ring_slots: 1 << 15,
+            ..RuntimeConfig::default()
+        },
+        classifier(),
+        Some(logger.clone()),
+    )
+    .expect("runtime");
+    rt.add_output(OutputSpec {
+        name: "packet_logging".into(),
+        expression: "any".into(),
+        matcher: matcher("any"),
+        kind: OutputKind::PacketLog {
+            logger: logger.clone(),
+            track: 1,
+        },
+    })
+    .expect("add log");
+    let snap = run_sources(rt, vec![MemorySource::new(frames(20_000, 0, 100))]);
+    snap.check(true).expect("identities");
+    let o = &snap.outputs[0];
+    assert_eq!(o.matched, 20_000);
+    assert!(
+        o.dropped_write_error > 0,
+        "a 4-record queue keeps up: {o:?}"
+    );
+    guard.shutdown().expect("logger shutdown");
+    let stats = std::fs::read_to_string(log_dir.join("ferrocap-stats")).expect("stats log");
+    assert_eq!(stats.matches("PFLG-888-I PACKET").count() as u64, o.written);
+}
+
 #[test]
 fn size_rotation_keeps_a_ring_of_files() {
     let dir = tmp();

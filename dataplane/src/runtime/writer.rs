@@ -98,7 +98,7 @@ impl Sink {
                 &[
                     &out.name,
                     &out.written.load(Ordering::Acquire),
-                    &out.dropped_write_error.load(Ordering::Acquire),
+                    &out.dropped_total(),
                 ],
             ),
         }
@@ -412,7 +412,7 @@ impl DumpSink {
             }
         }
         if let Some(l) = &self.logger {
-            let dropped = out.dropped_write_error.load(Ordering::Acquire);
+            let dropped = out.dropped_total();
             let outcome = if self.failed {
                 Outcome::Failed
             } else {
@@ -523,9 +523,14 @@ impl LogSink {
             tcp_flags: d.tcp_flags,
             timestamp: Duration::from_nanos(slot.ts_ns),
         };
-        self.logger.packet(self.track, &rec);
-        out.written.fetch_add(1, Ordering::Release);
-        out.bytes
-            .fetch_add(slot.data.len() as u64, Ordering::Release);
+        // A record the logger's queue has no room for never reaches the
+        // stats log: a failed write for this output, not a written packet.
+        if self.logger.packet(self.track, &rec) {
+            out.written.fetch_add(1, Ordering::Release);
+            out.bytes
+                .fetch_add(slot.data.len() as u64, Ordering::Release);
+        } else {
+            out.dropped_write_error.fetch_add(1, Ordering::Release);
+        }
     }
 }
