@@ -24,6 +24,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use ferrocap_dataplane::expr::{self, Directory, InterfaceDef, InterfaceKind, RouteDef};
+use ferrocap_dataplane::log::config::{DEBUG_FILE, STATS_FILE};
+use ferrocap_dataplane::log::OutputKind;
 use ferrocap_dataplane::pcap::DumpFormat;
 use serde::Deserialize;
 use toml::Spanned;
@@ -397,6 +399,15 @@ impl Config {
                     format!("port \"{}\" is defined twice", p.name.get_ref()),
                 ));
             }
+            if p.pool_size == 0 {
+                return Err((
+                    p.name.span(),
+                    format!(
+                        "port \"{}\": pool_size must be at least 1",
+                        p.name.get_ref()
+                    ),
+                ));
+            }
             if p.rx_queues == 0 {
                 return Err((
                     p.name.span(),
@@ -496,12 +507,53 @@ impl Config {
                 .get_ref()
                 .parse::<DumpFormat>()
                 .map_err(|e| (d.format.span(), e.to_string()))?;
-            if d.snaplen == 0 {
-                return Err((
-                    d.name.span(),
-                    format!("dump \"{}\": snaplen must be at least 1", d.name.get_ref()),
+            let name = d.name.get_ref();
+            let bad = |what: &str| Err((d.name.span(), format!("dump \"{name}\": {what}")));
+            if d.snaplen == 0 || d.snaplen > ferrocap_dataplane::pcap::MAX_CAPLEN {
+                return bad(&format!(
+                    "snaplen {} is outside 1..={}",
+                    d.snaplen,
+                    ferrocap_dataplane::pcap::MAX_CAPLEN
                 ));
             }
+            if d.max_file_bytes == Some(0) {
+                return bad(
+                    "max_file_bytes must be at least 1 (leave it out to never rotate by size)",
+                );
+            }
+            if d.max_file_seconds == Some(0) {
+                return bad(
+                    "max_file_seconds must be at least 1 (leave it out to never rotate by time)",
+                );
+            }
+            if d.max_files == 0 {
+                return bad("max_files must be at least 1 (the file being written)");
+            }
+        }
+        // Two outputs writing one file would each corrupt the other.
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        if let Some(log) = self.log.as_ref().filter(|l| l.output == OutputKind::File) {
+            for f in [STATS_FILE, DEBUG_FILE] {
+                files.push((absolute(&log.dir.join(f)), format!("the log file {f}")));
+            }
+        }
+        for d in &self.dumps {
+            let path = d.path.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("{}.{}", d.name.get_ref(), d.format.get_ref()))
+            });
+            let path = absolute(&path);
+            if let Some((_, other)) = files.iter().find(|(p, _)| *p == path) {
+                return Err((
+                    d.name.span(),
+                    format!(
+                        "dump \"{}\" writes {}, as {other} does",
+                        d.name.get_ref(),
+                        path.display()
+                    ),
+                ));
+            }
+            files.push((path, format!("dump \"{}\"", d.name.get_ref())));
         }
         let rs = &self.runtime;
         if !(1..=1 << 20).contains(rs.ring_slots.get_ref()) {
@@ -517,6 +569,18 @@ impl Config {
                 format!("control bind \"{bind}\" is not an address:port like 127.0.0.1:9700"),
             )
         })?;
+        if self
+            .control
+            .token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return Err((
+                self.control.bind.span(),
+                "[control] token is empty: set a secret, or leave token out on a loopback bind"
+                    .into(),
+            ));
+        }
         if !addr.ip().is_loopback() && self.control.token.is_none() {
             return Err((
                 self.control.bind.span(),
@@ -682,6 +746,55 @@ mod tests {
         assert_eq!((e.line, e.column), (2, 14), "{e}");
         let e = load("[runtime]\nslot_bytes = 10\n").unwrap_err();
         assert!(e.message.contains("slot_bytes"), "{e}");
+    }
+
+    #[test]
+    fn values_run_would_reject_are_config_errors() {
+        let dump = |extra: &str| {
+            format!(
+                "[[dump]]\nname = \"d\"\nexpression = \"any\"\npath = \"/tmp/d.pcapng\"\n{extra}"
+            )
+        };
+        let cases = [
+            (
+                dump("snaplen = 4000000000\n"),
+                "snaplen 4000000000 is outside 1..=262144",
+            ),
+            (
+                dump("max_file_bytes = 0\n"),
+                "max_file_bytes must be at least 1",
+            ),
+            (
+                dump("max_file_seconds = 0\n"),
+                "max_file_seconds must be at least 1",
+            ),
+            (dump("max_files = 0\n"), "max_files must be at least 1"),
+            (
+                format!("{}{}", dump(""), dump("").replace("\"d\"", "\"e\"")),
+                "dump \"e\" writes /tmp/d.pcapng, as dump \"d\" does",
+            ),
+            (
+                format!(
+                    "[log]\noutput = \"file\"\ndir = \"/tmp\"\n{}",
+                    dump("").replace("/tmp/d.pcapng", "/tmp/ferrocap-stats")
+                ),
+                "as the log file ferrocap-stats does",
+            ),
+            (
+                "[[port]]\nname = \"net_null0\"\nvdev = \"net_null0\"\npool_size = 0\n".to_owned(),
+                "pool_size must be at least 1",
+            ),
+            (
+                "[control]\nbind = \"0.0.0.0:9700\"\ntoken = \"\"\n".to_owned(),
+                "token is empty",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = load(&text).unwrap_err();
+            assert!(e.message.contains(want), "{text}\n{e}");
+            assert!(e.line >= 1, "{e}");
+        }
+        load(&dump("max_files = 1\nmax_file_bytes = 1000000\n")).unwrap();
     }
 
     #[test]
