@@ -161,7 +161,11 @@ impl RunSummary {
                 o.dropped_queue_full,
                 o.dropped_write_error,
                 o.dropped_limit,
-                if o.failed { " (FAILED)" } else { "" },
+                match (&o.error, o.failed) {
+                    (Some(e), _) => format!(" (FAILED: {e})"),
+                    (None, true) => " (FAILED)".to_owned(),
+                    (None, false) => String::new(),
+                },
                 o.latency_ns.p50 as f64 / 1e6,
                 o.latency_ns.p99 as f64 / 1e6,
                 o.latency_ns.max as f64 / 1e6,
@@ -967,6 +971,9 @@ mod live {
                 return Some("duration reached".into());
             }
             let snap = runtime.snapshot();
+            if snap.outputs.first().is_some_and(|o| o.failed) {
+                return Some("dump failed".into());
+            }
             if let Some(c) = opts.count {
                 if snap.outputs.first().is_some_and(|o| o.matched >= c) {
                     return Some("count reached".into());
@@ -1046,7 +1053,18 @@ pub(crate) fn live_capture(opts: &LiveCapture<'_>) -> ExitCode {
             return ExitCode::from(2);
         }
         match live::live_capture(opts) {
-            Ok(_) => ExitCode::SUCCESS,
+            Ok(snap) => match snap.outputs.first().filter(|o| o.failed) {
+                // The one output is the capture: without it there is none.
+                Some(o) => {
+                    eprintln!(
+                        "ferrocap: the capture stopped: {}; {} packets written before",
+                        o.error.as_deref().unwrap_or("the dump failed"),
+                        o.written
+                    );
+                    ExitCode::FAILURE
+                }
+                None => ExitCode::SUCCESS,
+            },
             Err(e) => {
                 eprintln!("ferrocap: {e}");
                 ExitCode::FAILURE

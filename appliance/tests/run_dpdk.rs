@@ -666,3 +666,41 @@ dir = "log"
     let debug = std::fs::read_to_string(dir.path().join("log/ferrocap-debug")).unwrap_or_default();
     assert!(debug.contains("PDMP-110-E dump all: writing"), "{debug}");
 }
+
+/// `capture --eal` stops as soon as its one output fails, says why on
+/// stderr and exits 1 (it went on for the whole duration and exited 0).
+#[test]
+fn live_capture_stops_with_a_clear_error_when_its_dump_fails() {
+    let prefix = format!("ferrocap-run-{}-livefull", std::process::id());
+    let eal = format!(
+        "-l 0-1 --no-huge -m 256 --no-pci --no-telemetry --no-shconf --log-level=lib.eal:warning \
+         --file-prefix={prefix} --vdev=net_pcap0,rx_pcap={},infinite_rx=1",
+        demo_pcap().display()
+    );
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrocap"))
+        .args([
+            "capture",
+            "--eal",
+            &eal,
+            "-w",
+            "/dev/full",
+            "--format",
+            "pcap",
+        ])
+        .args(["--duration", "30", "any"])
+        .output()
+        .expect("ferrocap capture");
+    cleanup("livefull");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the capture stopped: writing /dev/full failed: No space left on device"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(r#""reason":"dump failed""#), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "ran to the duration"
+    );
+}

@@ -311,6 +311,8 @@ pub(crate) struct OutputShared {
     pub(crate) dropped_write_error: AtomicU64,
     pub(crate) dropped_limit: AtomicU64,
     pub(crate) failed: AtomicBool,
+    /// The write error that stopped the output.
+    pub(crate) error: Mutex<Option<String>>,
     pub(crate) stop: AtomicBool,
     /// Receive-to-write latency, merged in by the writer thread now and then.
     pub(crate) latency: Mutex<latency::Latency>,
@@ -464,6 +466,8 @@ pub struct OutputSnapshot {
     pub in_flight: u64,
     /// The output stopped on a write error.
     pub failed: bool,
+    /// That error, as logged (`PDMP-110-E`).
+    pub error: Option<String>,
     /// `(matched, enqueued, dropped_queue_full)` per worker.
     pub per_worker: Vec<[u64; 3]>,
     /// Receive-to-write latency of the packets the writer has handled
@@ -673,6 +677,7 @@ impl Runtime {
             dropped_write_error: AtomicU64::new(0),
             dropped_limit: AtomicU64::new(0),
             failed: AtomicBool::new(false),
+            error: Mutex::new(None),
             stop: AtomicBool::new(false),
             latency: Mutex::new(latency::Latency::new()),
         });
@@ -899,6 +904,7 @@ fn output_snapshot(o: &OutputShared) -> OutputSnapshot {
         dropped_limit,
         in_flight,
         failed: o.failed.load(Ordering::Acquire),
+        error: o.error.lock().ok().and_then(|e| e.clone()),
         per_worker,
         latency_ns: o.latency.lock().map(|l| l.snapshot()).unwrap_or_default(),
         ring_used: o.rings.iter().map(|r| r.full.len() as u64).collect(),

@@ -338,6 +338,9 @@ impl DumpSink {
             CaptureError::Write { cause, .. } => cause.to_string(),
             other => other.to_string(),
         };
+        if let Ok(mut slot) = out.error.lock() {
+            slot.get_or_insert_with(|| format!("writing {file} failed: {cause}"));
+        }
         if let Some(l) = &self.logger {
             l.log(0, catalog::PDMP_WRITE_ERROR, &[&out.name, &file, &cause]);
         }
