@@ -318,6 +318,10 @@ pub(crate) struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            // Not about a place in the file (it could not be read).
+            return write!(f, "{}: {}", self.path.display(), self.message);
+        }
         write!(
             f,
             "{}: Line {}, char {}: {}",
@@ -343,11 +347,22 @@ pub(crate) struct Loaded {
 impl Config {
     /// Reads, parses and validates `path`.
     pub(crate) fn load(path: &Path) -> Result<Loaded, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let bytes = std::fs::read(path).map_err(|e| ConfigError {
             path: path.to_owned(),
             line: 0,
             column: 0,
             message: format!("cannot read the config file: {e}"),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let good = e.utf8_error().valid_up_to();
+            let prefix = String::from_utf8_lossy(&e.as_bytes()[..good]).into_owned();
+            let (line, column) = line_char(&prefix, good);
+            ConfigError {
+                path: path.to_owned(),
+                line,
+                column,
+                message: "the config file is not UTF-8 text (TOML must be)".into(),
+            }
         })?;
         Self::load_str(path, &text)
     }
@@ -593,7 +608,11 @@ impl Config {
     /// Points a directory error at the group, user or route it names, falling
     /// back to the start of the file.
     fn directory_error_span(&self, message: &str) -> Range<usize> {
-        let named = |name: &str| message.contains(&format!("\"{name}\""));
+        // Names are quoted, except in a cycle (`a -> b -> a`), which is
+        // pointed at where it starts.
+        let named = |name: &str| {
+            message.contains(&format!("\"{name}\"")) || message.contains(&format!(": {name} -> "))
+        };
         self.ip_groups
             .iter()
             .chain(self.users.iter())
@@ -746,6 +765,21 @@ mod tests {
         assert_eq!((e.line, e.column), (2, 14), "{e}");
         let e = load("[runtime]\nslot_bytes = 10\n").unwrap_err();
         assert!(e.message.contains("slot_bytes"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_files_and_cycles_are_reported_where_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, b"[packet_logging]\nexpression = \"any \xff\"\n").unwrap();
+        let e = Config::load(&path).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 19), "{e}");
+        assert!(e.to_string().contains("not UTF-8"), "{e}");
+        let e = Config::load(&dir.path().join("missing.toml")).unwrap_err();
+        assert!(!e.to_string().contains("Line 0"), "{e}");
+        let e = load("[ip_groups]\na = ['list:\"b\"']\nb = ['list:\"a\"']\n").unwrap_err();
+        assert!(e.message.contains("cycle"), "{e}");
+        assert_eq!(e.line, 2, "{e}");
     }
 
     #[test]
