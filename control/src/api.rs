@@ -161,8 +161,10 @@ async fn auth(State(plane): State<ControlPlane>, req: Request, next: Next) -> Re
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            // The scheme is case-insensitive (RFC 9110, 11.1).
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
         let why = match given {
             None => Some("missing bearer token"),
             Some(t) if !same(t.as_bytes(), token.as_bytes()) => Some("wrong bearer token"),

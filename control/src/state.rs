@@ -512,6 +512,23 @@ impl ControlPlane {
     /// directory.
     pub fn start_dump(&self, name: &str) -> Result<Value, ControlError> {
         validate_dump_name(name)?;
+        // A dump stopped by a write error still holds its place in the
+        // runtime: let it go, so that a start is a fresh capture.
+        let failed = self
+            .shared
+            .runtime
+            .snapshot()
+            .outputs
+            .iter()
+            .any(|o| o.name == name && o.kind == "dump" && o.failed);
+        if failed
+            && lock(&self.shared.registry)
+                .dumps
+                .get(name)
+                .is_some_and(|d| d.running)
+        {
+            self.stop_dump(name)?;
+        }
         {
             let mut reg = lock(&self.shared.registry);
             let dump = reg.dumps.get_mut(name).ok_or_else(|| not_found(name))?;

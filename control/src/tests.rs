@@ -439,6 +439,22 @@ async fn mutations_need_the_token_when_one_is_set() {
             assert!(error_message(&v).contains("token"), "{v}");
         }
     }
+    // The scheme is case-insensitive; the token is not.
+    for (auth, want) in [
+        ("bearer s3cret", StatusCode::OK),
+        ("BEARER s3cret", StatusCode::OK),
+        ("bearer S3CRET", StatusCode::UNAUTHORIZED),
+        ("Basic s3cret", StatusCode::UNAUTHORIZED),
+    ] {
+        let req = Request::builder()
+            .method("PUT")
+            .uri("/api/v1/log/level")
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::from(r#"{"level": 5}"#))
+            .expect("request");
+        let resp = h.router.clone().oneshot(req).await.expect("response");
+        assert_eq!(resp.status(), want, "{auth}");
+    }
     // Reads need none (checking an expression changes nothing); the right
     // token passes.
     let (status, _) = h.call("GET", "/api/v1/status", "", None).await;
