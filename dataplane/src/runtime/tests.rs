@@ -386,18 +386,18 @@ fn full_ring_drops_are_counted() {
     assert_eq!(count_packets(&out_path), o.written);
 }
 
-#[test]
-fn write_error_stops_only_that_output() {
-    if !Path::new("/dev/full").exists() {
-        return;
-    }
-    let dir = tmp();
-    let log_dir = dir.path().join("log");
-    std::fs::create_dir(&log_dir).expect("log dir");
+/// A one-worker runtime logging to files in `log_dir` (created), with a
+/// logger queue of `queue_len` records.
+fn logged_runtime(
+    log_dir: &Path,
+    queue_len: usize,
+) -> (Runtime, crate::log::Logger, crate::log::LoggerGuard) {
+    std::fs::create_dir(log_dir).expect("log dir");
     let (logger, guard) = crate::log::Logger::start(crate::log::LogConfig {
         output: crate::log::OutputKind::File,
-        dir: log_dir.clone(),
+        dir: log_dir.to_path_buf(),
         host: Some("test".into()),
+        queue_len,
         ..crate::log::LogConfig::default()
     })
     .expect("logger");
@@ -411,6 +411,17 @@ fn write_error_stops_only_that_output() {
         Some(logger.clone()),
     )
     .expect("runtime");
+    (rt, logger, guard)
+}
+
+#[test]
+fn write_error_stops_only_that_output() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let dir = tmp();
+    let log_dir = dir.path().join("log");
+    let (rt, logger, guard) = logged_runtime(&log_dir, 8192);
     let good = dir.path().join("good.pcapng");
     rt.add_output(dump(
         "full",
@@ -469,25 +480,7 @@ fn write_error_stops_only_that_output() {
 fn packet_log_records_the_logger_drops_are_not_counted_as_written() {
     let dir = tmp();
     let log_dir = dir.path().join("log");
-    std::fs::create_dir(&log_dir).expect("log dir");
-    let (logger, guard) = crate::log::Logger::start(crate::log::LogConfig {
-        output: crate::log::OutputKind::File,
-        dir: log_dir.clone(),
-        host: Some("test".into()),
-        queue_len: 4,
-        ..crate::log::LogConfig::default()
-    })
-    .expect("logger");
-    let rt = Runtime::new(
-        RuntimeConfig {
-            workers: 1,
-            ring_slots: 1 << 15,
-            ..RuntimeConfig::default()
-        },
-        classifier(),
-        Some(logger.clone()),
-    )
-    .expect("runtime");
+    let (rt, logger, guard) = logged_runtime(&log_dir, 4);
     rt.add_output(OutputSpec {
         name: "packet_logging".into(),
         expression: "any".into(),
