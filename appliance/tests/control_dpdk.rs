@@ -317,15 +317,25 @@ fn prometheus_scrapes_a_running_capture() {
     let prom_addr: SocketAddr = format!("127.0.0.1:{prom_port}").parse().expect("addr");
     let deadline = Instant::now() + Duration::from_secs(90);
     let value = loop {
-        let got = TcpStream::connect(prom_addr).ok().map(|_| {
-            json(
-                prom_addr,
-                "GET",
-                "/api/v1/query?query=ferrocap_worker_rx_packets_total",
-                "",
-                None,
-            )
-        });
+        // Until it is ready, Prometheus answers 503 in plain text.
+        let got = TcpStream::connect(prom_addr)
+            .ok()
+            .map(|_| {
+                http(
+                    prom_addr,
+                    "GET",
+                    "/api/v1/query?query=ferrocap_worker_rx_packets_total",
+                    "",
+                    None,
+                )
+            })
+            .filter(|(status, _)| *status == 200)
+            .map(|(status, bytes)| {
+                let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    panic!("query: not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+                });
+                (status, v)
+            });
         if let Some((200, v)) = &got {
             assert_eq!(v["status"], "success", "{v}");
             let result = &v["data"]["result"];
