@@ -126,9 +126,9 @@ impl DumpWriter<File> {
     /// Gives up on the file after a write error: drops what is still
     /// buffered and cuts the file back to [`whole_bytes`](Self::whole_bytes),
     /// so that it ends after a whole record (a failed write may have left
-    /// part of one) and tshark reads it to the end. The packets it then
-    /// holds are those written up to the last successful flush. Returns
-    /// the new length.
+    /// part of one) and tshark reads it to the end. It then holds the
+    /// packets of [`whole_packets`](Self::whole_packets). Returns the new
+    /// length.
     pub fn abandon(mut self) -> Result<u64, CaptureError> {
         self.buf.clear();
         let whole = self.whole;

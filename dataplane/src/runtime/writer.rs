@@ -320,10 +320,11 @@ impl DumpSink {
         // file (it is cut back to them below) were written after all.
         if let Some(w) = &self.writer {
             let (in_file, data) = w.whole_packets();
-            let confirmed = w.packets_written() - self.pending;
+            let confirmed = w.packets_written().saturating_sub(self.pending);
             let saved = in_file.saturating_sub(confirmed).min(self.pending);
             if saved > 0 {
-                let saved_bytes = data.saturating_sub(w.written_data() - self.pending_bytes);
+                let saved_bytes =
+                    data.saturating_sub(w.written_data().saturating_sub(self.pending_bytes));
                 out.written.fetch_add(saved, Ordering::Release);
                 out.bytes.fetch_add(saved_bytes, Ordering::Release);
                 self.pending -= saved;
@@ -345,10 +346,10 @@ impl DumpSink {
             l.log(0, catalog::PDMP_WRITE_ERROR, &[&out.name, &file, &cause]);
         }
         // The failed write may have left part of a record: cut the file
-        // back to the records of the last good flush, which are the ones
-        // counted as written (the rest were counted as dropped above), so
-        // that it stays readable to its end.
-        // (A device or FIFO cannot be cut; that is no news.)
+        // back to its whole records, which are the ones counted as written
+        // (the rest were counted as dropped above), so that it stays
+        // readable to its end. (A device or FIFO cannot be cut; that is no
+        // news.)
         if let Some(w) = self.writer.take() {
             if let (Err(e), true) = (w.abandon(), self.rotatable) {
                 if let Some(l) = &self.logger {
