@@ -245,7 +245,8 @@ pub(crate) struct DumpConfig {
     /// Rotate after this many seconds. Default: never.
     #[serde(default)]
     pub max_file_seconds: Option<u64>,
-    /// Keep this many rotated files (a ring). Default: 10.
+    /// Keep this many files (a ring, the current one included), 1..=1000.
+    /// Default: 10.
     #[serde(default = "default_max_files")]
     pub max_files: u32,
 }
@@ -522,28 +523,14 @@ impl Config {
                 .get_ref()
                 .parse::<DumpFormat>()
                 .map_err(|e| (d.format.span(), e.to_string()))?;
-            let name = d.name.get_ref();
-            let bad = |what: &str| Err((d.name.span(), format!("dump \"{name}\": {what}")));
-            if d.snaplen == 0 || d.snaplen > ferrocap_dataplane::pcap::MAX_CAPLEN {
-                return bad(&format!(
-                    "snaplen {} is outside 1..={}",
-                    d.snaplen,
-                    ferrocap_dataplane::pcap::MAX_CAPLEN
-                ));
-            }
-            if d.max_file_bytes == Some(0) {
-                return bad(
-                    "max_file_bytes must be at least 1 (leave it out to never rotate by size)",
-                );
-            }
-            if d.max_file_seconds == Some(0) {
-                return bad(
-                    "max_file_seconds must be at least 1 (leave it out to never rotate by time)",
-                );
-            }
-            if d.max_files == 0 {
-                return bad("max_files must be at least 1 (the file being written)");
-            }
+            // The same checks as for a dump created through the API.
+            let rotation = ferrocap_control::Rotation {
+                max_file_bytes: d.max_file_bytes,
+                max_file_seconds: d.max_file_seconds,
+                max_files: d.max_files,
+            };
+            ferrocap_control::validate_dump_settings(d.snaplen, &rotation)
+                .map_err(|e| (d.name.span(), format!("dump \"{}\": {e}", d.name.get_ref())))?;
         }
         // Two outputs writing one file would each corrupt the other.
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
@@ -792,17 +779,22 @@ mod tests {
         let cases = [
             (
                 dump("snaplen = 4000000000\n"),
-                "snaplen 4000000000 is outside 1..=262144",
+                "dump \"d\": snaplen 4000000000 must be 1..=262144",
             ),
+            (dump("snaplen = 0\n"), "snaplen 0 must be 1..=262144"),
             (
                 dump("max_file_bytes = 0\n"),
-                "max_file_bytes must be at least 1",
+                "max_file_bytes and max_file_seconds must be at least 1",
             ),
             (
                 dump("max_file_seconds = 0\n"),
-                "max_file_seconds must be at least 1",
+                "max_file_bytes and max_file_seconds must be at least 1",
             ),
-            (dump("max_files = 0\n"), "max_files must be at least 1"),
+            (dump("max_files = 0\n"), "max_files 0 must be 1..=1000"),
+            (
+                dump("max_files = 1001\n"),
+                "max_files 1001 must be 1..=1000",
+            ),
             (
                 format!("{}{}", dump(""), dump("").replace("\"d\"", "\"e\"")),
                 "dump \"e\" writes /tmp/d.pcapng, as dump \"d\" does",

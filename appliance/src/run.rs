@@ -205,6 +205,20 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     )
 }
 
+/// Parses `--duration SECS`: a number of seconds, fractions allowed, from
+/// 0 up to about 584 years (what a `Duration` holds).
+pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err(format!("`{text}` is not a number of seconds (0 or more)"));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("`{text}` seconds is too long (at most {} s)", u64::MAX))
+}
+
 #[cfg(not(feature = "dpdk"))]
 fn run_loaded(
     _path: &Path,
@@ -387,7 +401,7 @@ mod live {
                         rotation: Some(Rotation {
                             max_file_bytes: d.max_file_bytes,
                             max_file_seconds: d.max_file_seconds,
-                            max_files: d.max_files.max(1),
+                            max_files: d.max_files,
                         }),
                         start: Some(d.start),
                         path: d.path.clone(),
@@ -1216,18 +1230,4 @@ mod live_tests {
         assert_eq!(syn, n);
         assert!(stderr.contains(&format!("\"rx\":{want_n}")), "{stderr}");
     }
-}
-
-/// Parses `--duration SECS`: a number of seconds, fractions allowed, from
-/// 0 up to about 584 years (what a `Duration` holds).
-pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if secs.is_nan() || secs < 0.0 {
-        return Err(format!("`{text}` is not a number of seconds (0 or more)"));
-    }
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| format!("`{text}` seconds is too long (at most {} s)", u64::MAX))
 }

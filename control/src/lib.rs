@@ -41,8 +41,8 @@ mod tests;
 
 pub use server::{ServeError, Server};
 pub use state::{
-    validate_dump_name, ControlError, ControlOptions, ControlPlane, DumpRequest, DumpSource,
-    PortStat, Rotation,
+    validate_dump_name, validate_dump_settings, ControlError, ControlOptions, ControlPlane,
+    DumpRequest, DumpSource, PortStat, Rotation,
 };
 
 /// The port the control plane binds on 127.0.0.1 by default.

@@ -170,6 +170,30 @@ pub struct DumpRequest {
     pub path: Option<PathBuf>,
 }
 
+/// Checks a dump's snaplen (1..=262144) and rotation (`max_files`
+/// 1..=1000, the byte and second limits at least 1 when set), for dumps
+/// from the API and from the config file alike.
+pub fn validate_dump_settings(snaplen: u32, rotation: &Rotation) -> Result<(), ControlError> {
+    if !(1..=ferrocap_dataplane::pcap::MAX_CAPLEN).contains(&snaplen) {
+        return Err(ControlError::BadRequest(format!(
+            "snaplen {snaplen} must be 1..={}",
+            ferrocap_dataplane::pcap::MAX_CAPLEN
+        )));
+    }
+    if !(1..=1000).contains(&rotation.max_files) {
+        return Err(ControlError::BadRequest(format!(
+            "rotation.max_files {} must be 1..=1000",
+            rotation.max_files
+        )));
+    }
+    if rotation.max_file_bytes == Some(0) || rotation.max_file_seconds == Some(0) {
+        return Err(ControlError::BadRequest(
+            "rotation.max_file_bytes and max_file_seconds must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a dump name: `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$` and no `..`.
 /// The name becomes a file name, so nothing else may pass.
 pub fn validate_dump_name(name: &str) -> Result<(), ControlError> {
@@ -431,24 +455,8 @@ impl ControlPlane {
             },
         )?;
         let snaplen = req.snaplen.unwrap_or(65535);
-        if !(1..=ferrocap_dataplane::pcap::MAX_CAPLEN).contains(&snaplen) {
-            return Err(ControlError::BadRequest(format!(
-                "snaplen {snaplen} must be 1..={}",
-                ferrocap_dataplane::pcap::MAX_CAPLEN
-            )));
-        }
         let rotation = req.rotation.unwrap_or_default();
-        if !(1..=1000).contains(&rotation.max_files) {
-            return Err(ControlError::BadRequest(format!(
-                "rotation.max_files {} must be 1..=1000",
-                rotation.max_files
-            )));
-        }
-        if rotation.max_file_bytes == Some(0) || rotation.max_file_seconds == Some(0) {
-            return Err(ControlError::BadRequest(
-                "rotation.max_file_bytes and max_file_seconds must be at least 1".into(),
-            ));
-        }
+        validate_dump_settings(snaplen, &rotation)?;
         // Compile first: a bad expression defines nothing.
         self.compile(&req.expression)?;
         let path = match (source, req.path) {

@@ -277,22 +277,6 @@ pub(crate) struct OutputWorkerCounters {
     pub(crate) dropped_queue_full: AtomicU64,
 }
 
-impl OutputShared {
-    /// Every packet that matched but was not written, whatever the reason
-    /// (full rings, write errors, the packet limit), as far as the workers
-    /// have published their counts.
-    pub(crate) fn dropped_total(&self) -> u64 {
-        let queue_full: u64 = self
-            .per_worker
-            .iter()
-            .map(|w| w.dropped_queue_full.load(Ordering::Acquire))
-            .sum();
-        queue_full
-            + self.dropped_write_error.load(Ordering::Acquire)
-            + self.dropped_limit.load(Ordering::Acquire)
-    }
-}
-
 /// An output's shared state: rings, counters, the writer's stop flag.
 #[derive(Debug)]
 pub(crate) struct OutputShared {
@@ -316,6 +300,22 @@ pub(crate) struct OutputShared {
     pub(crate) stop: AtomicBool,
     /// Receive-to-write latency, merged in by the writer thread now and then.
     pub(crate) latency: Mutex<latency::Latency>,
+}
+
+impl OutputShared {
+    /// Every packet that matched but was not written, whatever the reason
+    /// (full rings, write errors, the packet limit), as far as the workers
+    /// have published their counts.
+    pub(crate) fn dropped_total(&self) -> u64 {
+        let queue_full: u64 = self
+            .per_worker
+            .iter()
+            .map(|w| w.dropped_queue_full.load(Ordering::Acquire))
+            .sum();
+        queue_full
+            + self.dropped_write_error.load(Ordering::Acquire)
+            + self.dropped_limit.load(Ordering::Acquire)
+    }
 }
 
 /// One output as a worker sees it: the expression and where matches go.
