@@ -212,13 +212,11 @@ fn select(c: bool, a: usize, b: usize) -> usize {
 pub(crate) fn plain_v4_addrs(frame: &[u8]) -> Option<(u32, u32)> {
     const IP: usize = ethernet::HEADER_LEN;
     let h = frame.first_chunk::<{ IP + ipv4::HEADER_LEN }>()?;
-    let word = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
-    let quad = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
-    let total = word(IP + 2);
-    let plain = (word(12) == ethernet::ethertype::IPV4)
+    let total = be16(h, IP + 2);
+    let plain = (be16(h, 12) == ethernet::ethertype::IPV4)
         & (h[IP] == 0x45)
         & ((total == 0) | (usize::from(total) >= ipv4::HEADER_LEN));
-    plain.then(|| (quad(IP + 12), quad(IP + 16)))
+    plain.then(|| (be32(h, IP + 12), be32(h, IP + 16)))
 }
 
 /// What [`common`] read of a frame.
@@ -251,24 +249,22 @@ fn common(frame: &[u8]) -> Common {
     const IP: usize = ethernet::HEADER_LEN;
     const L4: usize = IP + ipv4::HEADER_LEN;
     let h: &[u8; COMMON_LEN] = frame.first_chunk().unwrap_or(&NO_FRAME);
-    let word = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
-    let quad = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
-    let total = usize::from(word(IP + 2));
+    let total = usize::from(be16(h, IP + 2));
     let proto = h[IP + 9];
     let tcp = proto == ipv4::protocol::TCP;
     let udp = proto == ipv4::protocol::UDP;
     // With total ≥ 40 (TCP) or ≥ 28 (UDP) and within the frame, the
     // transport header is whole: `transport` reads the same fields.
     let min_total = select(tcp, 40, 28);
-    let ok = (word(12) == ethernet::ethertype::IPV4)
+    let ok = (be16(h, 12) == ethernet::ethertype::IPV4)
         & (h[IP] == 0x45)
-        & (word(IP + 6) & 0x1fff == 0)
+        & (be16(h, IP + 6) & 0x1fff == 0)
         & (tcp | udp)
         & (total >= min_total)
         & (total <= frame.len().wrapping_sub(IP));
     let tcp_ok = tcp & (h[L4 + 12] >> 4 >= 5);
     let has_ports = udp | tcp_ok;
-    let ports = quad(L4) & u32::from(has_ports).wrapping_neg();
+    let ports = be32(h, L4) & u32::from(has_ports).wrapping_neg();
     Common {
         ok,
         l4: L4 {
@@ -298,12 +294,11 @@ fn common6(frame: &[u8]) -> Option<L4> {
     const IP: usize = ethernet::HEADER_LEN;
     const L4: usize = IP + ipv6::HEADER_LEN;
     let h: &[u8; COMMON6_LEN] = frame.first_chunk().unwrap_or(&NO_FRAME6);
-    let word = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
     let next = h[IP + 6];
     let tcp = next == ipv4::protocol::TCP;
     let udp = next == ipv4::protocol::UDP;
-    let payload = usize::from(word(IP + 4));
-    let ok = (word(12) == ethernet::ethertype::IPV6)
+    let payload = usize::from(be16(h, IP + 4));
+    let ok = (be16(h, 12) == ethernet::ethertype::IPV6)
         & (h[IP] >> 4 == 6)
         & (tcp | udp)
         & (payload >= select(tcp, 20, 8))
@@ -317,8 +312,8 @@ fn common6(frame: &[u8]) -> Option<L4> {
     Some(L4 {
         has_ports,
         has_flags: tcp_ok,
-        src: word(L4) & keep,
-        dst: word(L4 + 2) & keep,
+        src: be16(h, L4) & keep,
+        dst: be16(h, L4 + 2) & keep,
         flags: h[L4 + 13] & u8::from(tcp_ok).wrapping_neg(),
     })
 }
