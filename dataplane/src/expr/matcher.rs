@@ -556,7 +556,17 @@ impl Sub {
                 let l4 = lean::transport_fast(f);
                 (l4.has_flags & (l4.flags & mask == value)) == when
             }),
-            Shape::AddrPort { .. } => each(frames, |f| self.matches(f)),
+            Shape::AddrPort { ref addr, ref port } => {
+                match (addr.which, addr.negated, addr.set.v4.ranges()) {
+                    (Which::Dst, false, &[(lo, hi)]) => each(frames, |f| {
+                        self.addr_port(f, port, |_, dst| (lo <= dst) & (dst <= hi))
+                    }),
+                    (Which::Src, false, &[(lo, hi)]) => each(frames, |f| {
+                        self.addr_port(f, port, |src, _| (lo <= src) & (src <= hi))
+                    }),
+                    _ => each(frames, |f| self.matches(f)),
+                }
+            }
             Shape::Table if self.depth == Depth::Metadata => {
                 if bit(&self.table, 0) {
                     all(frames.len())
@@ -565,6 +575,28 @@ impl Sub {
                 }
             }
             Shape::Table => each(frames, |f| self.matches_table(f)),
+        }
+    }
+
+    /// [`Shape::AddrPort`] with the IPv4 address test `v4_hit(src, dst)`
+    /// (the shape's own, one interval on one side, so that the batch loop
+    /// has no dispatch on it): untagged IPv4 frames without options are
+    /// decided here, every other frame by [`Sub::matches`].
+    #[inline(always)]
+    fn addr_port(
+        &self,
+        frame: &[u8],
+        port: &FastPort<2>,
+        v4_hit: impl Fn(u32, u32) -> bool,
+    ) -> bool {
+        match lean::plain_v4_addrs(frame) {
+            Some((src, dst)) => {
+                v4_hit(src, dst) && {
+                    let l4 = lean::transport_fast(frame);
+                    port.eval(l4.has_ports, l4.src, l4.dst)
+                }
+            }
+            None => self.matches(frame),
         }
     }
 
