@@ -78,6 +78,12 @@ pub(crate) struct CaptureArgs {
     /// Live capture: stop after SECS seconds (default: at Ctrl-C, or -c).
     #[arg(long, value_name = "SECS", requires = "eal", value_parser = crate::run::parse_seconds)]
     duration: Option<Duration>,
+    /// Live capture: mbufs in the receive pool (at least 1024; default
+    /// 16382). A `net_pcap` vdev with `infinite_rx=1` holds its whole
+    /// `rx_pcap` in mbufs, so the pool must exceed its packet count.
+    #[arg(long, value_name = "MBUFS", requires = "eal",
+          value_parser = clap::value_parser!(u32).range(1024..))]
+    pool_size: Option<u32>,
     /// Dump: write the packets that match EXPR to OUT.
     #[arg(
         short = 'w',
@@ -330,7 +336,7 @@ pub(crate) fn run(args: &CaptureArgs, level: Option<Level>) -> ExitCode {
             count: args.count,
             duration: args.duration,
             expression,
-            pool_size: None,
+            pool_size: args.pool_size,
             progress: std::io::stderr().is_terminal(),
         });
     }

@@ -926,8 +926,19 @@ mod live {
         .map_err(|e| format!("mempool: {e}"))?;
         let mut ports = Vec::new();
         for info in &infos {
-            let mut port = Port::configure(info.id, &PortConfig::default(), &pool)
-                .map_err(|e| format!("port {}: {e}", info.name))?;
+            let mut port = Port::configure(info.id, &PortConfig::default(), &pool).map_err(|e| {
+                // As in `run`: net_pcap with infinite_rx=1 copies the whole
+                // capture into this pool when its queue is set up.
+                let hint = if opts.eal.contains("infinite_rx=1") {
+                    format!(
+                        " (with infinite_rx=1, the pool of {pool_size} mbufs must hold every packet of rx_pcap plus {} descriptors; raise it with --pool-size)",
+                        PortConfig::default().rx_desc
+                    )
+                } else {
+                    String::new()
+                };
+                format!("port {}: {e}{hint}", info.name)
+            })?;
             port.start()
                 .map_err(|e| format!("port {}: {e}", info.name))?;
             ports.push(port);

@@ -704,3 +704,41 @@ fn live_capture_stops_with_a_clear_error_when_its_dump_fails() {
         "ran to the duration"
     );
 }
+
+/// `capture --pool-size`: `infinite_rx=1` holds the whole capture
+/// (15000 packets) in mbufs, so a pool of 1024 fails with a hint that names
+/// the option, and one of 20000 captures.
+#[test]
+fn live_capture_pool_size_sets_the_mbuf_pool() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |test: &str, pool: &str, out: &Path| {
+        let prefix = format!("ferrocap-run-{}-{test}", std::process::id());
+        let eal = format!(
+            "-l 0-1 --no-huge -m 256 --no-pci --no-telemetry --no-shconf --log-level=lib.eal:warning \
+             --file-prefix={prefix} --vdev=net_pcap0,rx_pcap={},infinite_rx=1",
+            demo_pcap().display()
+        );
+        let output = Command::new(env!("CARGO_BIN_EXE_ferrocap"))
+            .args(["capture", "--eal", &eal, "--pool-size", pool, "-c", "500"])
+            .arg("-w")
+            .arg(out)
+            .args(["--duration", "30", "any"])
+            .output()
+            .expect("ferrocap capture");
+        cleanup(test);
+        output
+    };
+    let small = run("poolsmall", "1024", &dir.path().join("small.pcap"));
+    let stderr = String::from_utf8_lossy(&small.stderr);
+    assert_eq!(small.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the pool of 1024 mbufs must hold every packet of rx_pcap")
+            && stderr.contains("--pool-size"),
+        "{stderr}"
+    );
+    let file = dir.path().join("big.pcap");
+    let big = run("poolbig", "20000", &file);
+    let stderr = String::from_utf8_lossy(&big.stderr);
+    assert_eq!(big.status.code(), Some(0), "{stderr}");
+    assert_eq!(common::tshark_count(&file), 500, "{stderr}");
+}
