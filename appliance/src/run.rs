@@ -279,12 +279,14 @@ mod live {
     const MBUF_CACHE: u32 = 256;
 
     /// Registers SIGTERM and SIGINT to set the returned flag (an orderly
-    /// stop); a second one while stopping exits at once with status 130.
+    /// stop); a second one while stopping exits at once with status 128 +
+    /// the signal's number, as a shell reports a process that signal killed
+    /// (143 for SIGTERM, 130 for SIGINT).
     fn signal_flag() -> Arc<AtomicBool> {
         let flag = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
             let registered =
-                signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&flag))
+                signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&flag))
                     .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&flag)));
             if let Err(e) = registered {
                 eprintln!("ferrocap: cannot handle signal {sig}: {e}");
