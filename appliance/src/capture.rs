@@ -577,7 +577,7 @@ fn compile(
     match expr::compile(src, directory) {
         Ok(c) => {
             for w in &c.warnings {
-                eprintln!("warning: {w}");
+                eprintln!("ferrocap: {w}");
                 log.log(catalog::EXPR_CHECK, &[&name, &w]);
             }
             log.log(catalog::EXPR_SET, &[&name, &c.normalized]);

@@ -39,8 +39,9 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
             for line in compiled.matcher.to_string().lines() {
                 println!("  {line}");
             }
+            // A warning reads `Line N, char M: warning: …` on its own.
             for w in &compiled.warnings {
-                println!("warning: {w}");
+                println!("{w}");
             }
             ExitCode::SUCCESS
         }

@@ -59,7 +59,9 @@ fn check_prints_normalized_plan_and_warning() {
         "{out}"
     );
     assert!(
-        out.contains("warning: Line 1, char 20:") && out.contains("port = 137-139"),
+        out.contains("\nLine 1, char 20: warning: `port >= 137 & port <= 139`")
+            && out.contains("port = 137-139")
+            && !out.contains("warning: Line"),
         "{out}"
     );
 }
