@@ -14,6 +14,8 @@
 
 pub mod affinity;
 pub mod expr;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod hint;
 pub mod log;
 pub mod pcap;

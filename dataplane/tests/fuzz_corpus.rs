@@ -1,8 +1,10 @@
 //! Replays the committed fuzz seed corpora (`dataplane/fuzz/corpus/`) as
 //! ordinary tests, so every CI run exercises them even without cargo-fuzz:
 //! every frame decodes at every depth without panicking and agrees across
-//! depths, and every expression either compiles to a normalized form that
-//! compiles again to the same form, or fails with a positioned error.
+//! depths, every expression either compiles to a normalized form that
+//! compiles again to the same form, or fails with a positioned error, and
+//! the capture and stats-log corpora pass the checks their fuzz targets run
+//! (`ferrocap_dataplane::fuzz_checks`).
 
 use std::path::Path;
 
@@ -81,4 +83,26 @@ fn expr_corpus_replays() {
         ok > 0 && bad > 0,
         "corpus should hold good ({ok}) and bad ({bad}) expressions"
     );
+}
+
+#[test]
+fn capture_corpus_replays() {
+    let inputs = corpus("capture");
+    assert!(
+        inputs.len() >= 15,
+        "capture corpus has {} files",
+        inputs.len()
+    );
+    for input in &inputs {
+        ferrocap_dataplane::fuzz_checks::capture_readers_agree(input);
+    }
+}
+
+#[test]
+fn stats_corpus_replays() {
+    let inputs = corpus("stats");
+    assert!(inputs.len() >= 5, "stats corpus has {} files", inputs.len());
+    for input in &inputs {
+        ferrocap_dataplane::fuzz_checks::stats_chunks_agree(input);
+    }
 }
