@@ -31,6 +31,8 @@
 
 mod api;
 mod dumps;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod metrics;
 mod server;
 mod state;
