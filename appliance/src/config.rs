@@ -689,6 +689,36 @@ fn expr_error_in_file(
     }
 }
 
+/// The check behind the fuzz target `config` (`appliance/fuzz`, which
+/// includes this file) and the test that replays its seed corpus: any
+/// bytes as a config file load without a panic, and an error names a
+/// place inside the text (line at least 1 and at most one past the last,
+/// char at least 1) in Kernun's `Line N, char M:` form.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn fuzz_check(input: &[u8]) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "ferrocap-fuzz-config-{}-{}.toml",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = std::fs::write(&path, input);
+    let loaded = written.is_ok().then(|| Config::load(&path));
+    let _ = std::fs::remove_file(&path);
+    let Some(Err(e)) = loaded else {
+        assert!(loaded.is_some(), "cannot write {}", path.display());
+        return;
+    };
+    let lines = input.split(|&b| b == b'\n').count();
+    assert!(
+        (1..=lines + 1).contains(&e.line) && e.column >= 1,
+        "{e} (the text has {lines} lines)"
+    );
+    let place = format!("Line {}, char {}: ", e.line, e.column);
+    assert!(e.to_string().contains(&place), "{e}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -865,5 +895,31 @@ mod tests {
         assert!(l.directory.interface_index("Internet").is_some());
         let e = load("[packet_logging]\nexpression = 'daddr = list:\"nope\"'\n").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    /// Replays the seed corpus of the fuzz target `config`
+    /// (`appliance/fuzz/corpus/config`) through [`fuzz_check`].
+    #[test]
+    fn config_fuzz_corpus_replays() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/config");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("corpus dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        assert!(files.len() >= 10, "config corpus has {} files", files.len());
+        let mut good = 0;
+        for f in &files {
+            let text = std::fs::read(f).expect("read");
+            fuzz_check(&text);
+            good += usize::from(
+                std::str::from_utf8(&text).is_ok_and(|t| Config::load_str(f, t).is_ok()),
+            );
+        }
+        assert!(
+            good >= 2 && good < files.len(),
+            "{good} of {} load",
+            files.len()
+        );
     }
 }
