@@ -3,7 +3,6 @@
 //! corpus (`tests/fuzz_corpus.rs`) run the same code. It panics when the
 //! control plane breaks its promise on a request; that is its purpose.
 //! Not part of the crate's API.
-#![allow(missing_docs, clippy::missing_panics_doc)]
 
 use std::sync::OnceLock;
 use std::time::Duration;

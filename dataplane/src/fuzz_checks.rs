@@ -3,7 +3,6 @@
 //! tests that replay their seed corpora (`tests/fuzz_corpus.rs`) run the
 //! same code. Each panics when a property fails; that is its purpose.
 //! Not part of the crate's API.
-#![allow(missing_docs, clippy::missing_panics_doc)]
 
 use std::io::{Read, Write};
 

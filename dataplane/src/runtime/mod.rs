@@ -31,7 +31,9 @@
 //!   changes, and when the worker is dropped.
 //!   Per worker: `rx = matched + unmatched`, where *matched* means "matched
 //!   at least one output". Per output and worker: `matched = enqueued +
-//!   dropped_queue_full`.
+//!   dropped_queue_full + dropped_write_error`, the last for the matches
+//!   of an output that has failed, which the worker counts and does not
+//!   copy.
 //! - **Writers.** One thread per output drains every worker's ring for it.
 //!   Dumps write through [`DumpWriter`](crate::pcap::DumpWriter) with its
 //!   1 MiB buffer, flush at least every [`RuntimeConfig::flush_interval`]
@@ -39,8 +41,9 @@
 //!   rotate by size and time over a ring of files (see [`DumpSpec`]). A write
 //!   error stops only that output: it is logged (`PDMP-110-E`), counted in
 //!   `write_errors`, and every packet that output cannot write from then on
-//!   (including those buffered since the last good flush) is counted as
-//!   `dropped_write_error`. `written` counts packets whose bytes reached the
+//!   (including those buffered since the last good flush, and those still
+//!   in its rings) is counted as `dropped_write_error`; the workers stop
+//!   copying its matches and count them there too. `written` counts packets whose bytes reached the
 //!   file (a successful flush), so per output
 //!   `matched = written + dropped_queue_full + dropped_write_error +
 //!   dropped_limit + in_flight` (`dropped_limit`: matches after a dump's
@@ -275,6 +278,9 @@ impl Ring {
 pub(crate) struct OutputWorkerCounters {
     pub(crate) enqueued: AtomicU64,
     pub(crate) dropped_queue_full: AtomicU64,
+    /// Matches the worker did not copy because the output had failed;
+    /// they are part of the output's `dropped_write_error`.
+    pub(crate) dropped_failed: AtomicU64,
 }
 
 /// An output's shared state: rings, counters, the writer's stop flag.
@@ -307,12 +313,15 @@ impl OutputShared {
     /// (full rings, write errors, the packet limit), as far as the workers
     /// have published their counts.
     pub(crate) fn dropped_total(&self) -> u64 {
-        let queue_full: u64 = self
+        let by_workers: u64 = self
             .per_worker
             .iter()
-            .map(|w| w.dropped_queue_full.load(Ordering::Acquire))
+            .map(|w| {
+                w.dropped_queue_full.load(Ordering::Acquire)
+                    + w.dropped_failed.load(Ordering::Acquire)
+            })
             .sum();
-        queue_full
+        by_workers
             + self.dropped_write_error.load(Ordering::Acquire)
             + self.dropped_limit.load(Ordering::Acquire)
     }
@@ -468,8 +477,11 @@ pub struct OutputSnapshot {
     pub failed: bool,
     /// That error, as logged (`PDMP-110-E`).
     pub error: Option<String>,
-    /// `(matched, enqueued, dropped_queue_full)` per worker.
-    pub per_worker: Vec<[u64; 3]>,
+    /// `(matched, enqueued, dropped_queue_full, dropped_write_error)` per
+    /// worker; the last counts the matches a worker did not copy because
+    /// the output had failed (the writer counts the rest of
+    /// `dropped_write_error`).
+    pub per_worker: Vec<[u64; 4]>,
     /// Receive-to-write latency of the packets the writer has handled
     /// (merged from the writer thread at least every flush interval).
     pub latency_ns: LatencySnapshot,
@@ -519,8 +531,9 @@ impl Snapshot {
     }
 
     /// Checks the accounting identities: per worker `rx = matched +
-    /// unmatched`; per output `matched = enqueued + dropped_queue_full` (per
-    /// worker too) and `matched = written + dropped_queue_full +
+    /// unmatched`; per output and worker `matched = enqueued +
+    /// dropped_queue_full + dropped_write_error` (the worker's part); per
+    /// output `matched = written + dropped_queue_full +
     /// dropped_write_error + dropped_limit + in_flight`; with `drained`, also
     /// `in_flight = 0`.
     /// Returns the first identity that fails.
@@ -534,10 +547,10 @@ impl Snapshot {
             }
         }
         for o in self.all_outputs() {
-            for (i, [m, e, d]) in o.per_worker.iter().enumerate() {
-                if *m != e + d {
+            for (i, [m, e, d, f]) in o.per_worker.iter().enumerate() {
+                if *m != e + d + f {
                     return Err(format!(
-                        "output {} worker {i}: matched {m} != enqueued {e} + dropped_queue_full {d}",
+                        "output {} worker {i}: matched {m} != enqueued {e} + dropped_queue_full {d} + dropped_write_error {f}",
                         o.name
                     ));
                 }
@@ -867,21 +880,23 @@ impl Runtime {
 /// (not only after shutdown), with nothing added to the worker's path.
 fn output_snapshot(o: &OutputShared) -> OutputSnapshot {
     let written = o.written.load(Ordering::Acquire);
-    let dropped_write_error = o.dropped_write_error.load(Ordering::Acquire);
+    let by_writer = o.dropped_write_error.load(Ordering::Acquire);
     let dropped_limit = o.dropped_limit.load(Ordering::Acquire);
-    let per_worker: Vec<[u64; 3]> = o
+    let per_worker: Vec<[u64; 4]> = o
         .per_worker
         .iter()
         .zip(&o.rings)
         .map(|(c, ring)| {
             let published = c.enqueued.load(Ordering::Acquire);
             let dropped = c.dropped_queue_full.load(Ordering::Acquire);
+            let failed = c.dropped_failed.load(Ordering::Acquire);
             let taken = ring.taken.load(Ordering::Acquire);
             let seen = taken + ring.full.len() as u64;
             let enqueued = published.max(seen);
-            [enqueued + dropped, enqueued, dropped]
+            [enqueued + dropped + failed, enqueued, dropped, failed]
         })
         .collect();
+    let dropped_write_error = by_writer + per_worker.iter().map(|c| c[3]).sum::<u64>();
     let matched = per_worker.iter().map(|c| c[0]).sum();
     let enqueued = per_worker.iter().map(|c| c[1]).sum();
     let dropped_queue_full = per_worker.iter().map(|c| c[2]).sum();

@@ -473,6 +473,49 @@ fn write_error_stops_only_that_output() {
     );
 }
 
+/// Once an output has failed, the workers count its matches as
+/// `dropped_write_error` and copy nothing more into its rings; the
+/// identities still hold, per worker too.
+#[test]
+fn workers_stop_copying_for_a_failed_output() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let rt = one_worker_runtime(1 << 15);
+    rt.add_output(dump(
+        "full",
+        "any",
+        Path::new("/dev/full"),
+        DumpFormat::Pcap,
+    ))
+    .expect("add full");
+    let mut workers = rt.workers().expect("workers");
+    let mut w = workers.pop().expect("one worker");
+    // 3 MB: more than the 1 MiB buffer, so the writer fails.
+    w.run(&mut MemorySource::new(frames(3000, 0, 1000)))
+        .expect("run");
+    let started = std::time::Instant::now();
+    while !rt.snapshot().outputs[0].failed {
+        assert!(started.elapsed() < Duration::from_secs(10), "never failed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = rt.snapshot().outputs[0].enqueued;
+    w.run(&mut MemorySource::new(frames(1000, 0, 1000)))
+        .expect("run");
+    w.publish();
+    let mid = rt.snapshot();
+    mid.check(false).expect("identities while running");
+    let o = &mid.outputs[0];
+    assert_eq!(o.enqueued, before, "nothing copied after the failure");
+    assert_eq!(o.per_worker[0][3], 1000);
+    assert_eq!(o.matched, 4000);
+    drop(w);
+    let snap = rt.finish(Duration::from_secs(5));
+    snap.check(true).expect("identities");
+    let o = &snap.outputs[0];
+    assert_eq!((o.written, o.dropped_write_error), (0, 4000), "{o:?}");
+}
+
 /// Packet-log records the logger's queue has no room for are counted as
 /// dropped (`write_error`), not as written: `written` is the number of
 /// `PFLG-888` lines that reached the stats log.

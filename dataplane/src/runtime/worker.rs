@@ -20,6 +20,9 @@ use crate::source::{Burst, PacketSource, SourceError, BURST_MAX};
 struct LocalOutput {
     enqueued: u64,
     dropped_queue_full: u64,
+    /// Matches not copied because the output's writer had failed (they
+    /// would only be dropped there).
+    dropped_failed: u64,
     /// Taken from the ring's free queue one match early and prefetched for
     /// writing, so the next match does not wait for the lines the writer
     /// last touched. Handed back in `switch_set` and on drop.
@@ -243,6 +246,12 @@ fn match_rules<B: Burst>(
             continue;
         };
         any |= hits;
+        // A failed output writes nothing more: its matches are counted,
+        // not copied (one relaxed load per rule and batch).
+        if rule.output.failed.load(Ordering::Relaxed) {
+            counts.dropped_failed += u64::from(hits.count_ones());
+            continue;
+        }
         let Some(ring) = rule.output.rings.get(index) else {
             counts.dropped_queue_full += u64::from(hits.count_ones());
             continue;
@@ -316,6 +325,7 @@ fn switch_set(inner: &Inner, index: usize, local: &mut Local, set: &Arc<OutputSe
             .map_or(LocalOutput::default(), |c| LocalOutput {
                 enqueued: c.enqueued.load(Ordering::Acquire),
                 dropped_queue_full: c.dropped_queue_full.load(Ordering::Acquire),
+                dropped_failed: c.dropped_failed.load(Ordering::Acquire),
                 spare: None,
             })
     }));
@@ -333,6 +343,9 @@ fn publish(inner: &Inner, index: usize, local: &Local) {
                 shared
                     .dropped_queue_full
                     .store(c.dropped_queue_full, Ordering::Release);
+                shared
+                    .dropped_failed
+                    .store(c.dropped_failed, Ordering::Release);
             }
         }
     }
